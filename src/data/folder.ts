@@ -1,0 +1,54 @@
+// Reads a folder-per-label data set (root/<label>/*.jpg, also Hotel-ID's train_images/<hotel_id>/*.jpg).
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VisidError } from '../util/errors.js';
+import { Dataset, Item, isImageFile } from './item.js';
+import { itemId } from './paths.js';
+
+async function listImages(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listImages(full)));
+    else if ((e.isFile() || e.isSymbolicLink()) && isImageFile(e.name)) out.push(full);
+  }
+  return out;
+}
+
+/**
+ * Items of a folder data set. Images directly in the root have no label; images anywhere below
+ * `root/<label>/` get that label. A root holding `train_images/` (Hotel-ID's layout) is read from there,
+ * with ids still relative to the given root.
+ */
+export async function readFolderDataset(root: string): Promise<Dataset> {
+  const absRoot = path.resolve(root);
+  let stat;
+  try {
+    stat = await fs.stat(absRoot);
+  } catch {
+    throw new VisidError('E_NOT_FOUND', 'data folder does not exist', { item: absRoot });
+  }
+  if (!stat.isDirectory()) throw new VisidError('E_DATASET', 'not a folder', { item: absRoot });
+
+  let labelRoot = absRoot;
+  const hotel = path.join(absRoot, 'train_images');
+  if ((await fs.stat(hotel).catch(() => undefined))?.isDirectory()) labelRoot = hotel;
+
+  const items: Item[] = [];
+  const entries = await fs.readdir(labelRoot, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = path.join(labelRoot, e.name);
+    if (e.isDirectory()) {
+      for (const file of await listImages(full)) items.push({ id: itemId(absRoot, file), path: file, label: e.name });
+    } else if (e.isFile() && isImageFile(e.name)) {
+      items.push({ id: itemId(absRoot, full), path: full });
+    }
+  }
+  if (items.length === 0) throw new VisidError('E_DATASET', 'no images found (expected <root>/<label>/*.jpg)', { item: absRoot });
+  return { root: absRoot, source: absRoot, items };
+}

@@ -1,0 +1,64 @@
+// Decodes any image sharp reads into 8-bit sRGB pixels, EXIF-oriented, with pixel-limit and truncation checks.
+import sharp from 'sharp';
+import { VisidError } from '../util/errors.js';
+
+/** Default decompression-bomb guard: 64 megapixels (an 8000×8000 photo passes, a 20k×20k bomb does not). */
+export const DEFAULT_MAX_PIXELS = 64_000_000;
+
+export type ResizeMode = 'exact' | 'shorter-crop';
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this. */
+  maxPixels?: number;
+  /** Target size; without it the image keeps its (oriented) size. */
+  width?: number;
+  height?: number;
+  /** exact: stretch to width×height. shorter-crop: scale the shorter side to fit, then centre-crop. */
+  resize?: ResizeMode;
+  /** Name used in errors (defaults to the path, or '<buffer>'). */
+  name?: string;
+}
+
+export interface RgbImage {
+  /** Interleaved RGB bytes, row-major (HWC). */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Decodes `input` (a path or the file's bytes) to 8-bit RGB: EXIF orientation applied, grey/CMYK/16-bit
+ * converted, alpha flattened onto white, first frame of animations. Truncated and corrupt files throw E_IMAGE,
+ * oversized ones E_IMAGE_TOO_LARGE, both naming the file.
+ */
+export async function decodeRgb(input: string | Uint8Array, options: DecodeOptions = {}): Promise<RgbImage> {
+  const name = options.name ?? (typeof input === 'string' ? input : '<buffer>');
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  try {
+    let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'truncated', pages: 1 }).rotate();
+    if (options.width !== undefined && options.height !== undefined) {
+      pipeline = pipeline.resize(options.width, options.height, {
+        fit: options.resize === 'exact' ? 'fill' : 'cover',
+        position: 'centre',
+      });
+    }
+    const { data, info } = await pipeline
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels instead of 3`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  } catch (err) {
+    if (err instanceof VisidError) throw err;
+    const message = (err as Error).message ?? String(err);
+    if (/pixel limit/i.test(message)) {
+      throw new VisidError('E_IMAGE_TOO_LARGE', `image exceeds the pixel limit of ${maxPixels} pixels`, { item: name, cause: err });
+    }
+    if (/ENOENT|no such file|Input file is missing/i.test(message)) {
+      throw new VisidError('E_NOT_FOUND', 'image file does not exist', { item: name, cause: err });
+    }
+    throw new VisidError('E_IMAGE', `cannot decode image (corrupt, truncated or unsupported): ${message}`, { item: name, cause: err });
+  }
+}

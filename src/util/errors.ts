@@ -1,0 +1,32 @@
+// The one error type visid throws for bad input: a machine-readable code plus the item (file, line, id) it concerns.
+
+export type VisidErrorCode =
+  | 'E_INPUT'
+  | 'E_IMAGE'
+  | 'E_IMAGE_TOO_LARGE'
+  | 'E_DATASET'
+  | 'E_PATH_ESCAPE'
+  | 'E_NOT_FOUND'
+  | 'E_DUPLICATE'
+  | 'E_DIM'
+  | 'E_NAN'
+  | 'E_MODEL'
+  | 'E_GALLERY'
+  | 'E_LOCKED';
+
+export class VisidError extends Error {
+  readonly code: VisidErrorCode;
+  readonly item?: string;
+
+  constructor(code: VisidErrorCode, message: string, options: { item?: string; cause?: unknown } = {}) {
+    super(options.item ? `${options.item}: ${message}` : message, { cause: options.cause });
+    this.name = 'VisidError';
+    this.code = code;
+    this.item = options.item;
+  }
+}
+
+/** Throws an E_INPUT error unless `condition` holds; keeps validation lines short. */
+export function check(condition: unknown, message: string, item?: string): asserts condition {
+  if (!condition) throw new VisidError('E_INPUT', message, { item });
+}
