@@ -1,0 +1,411 @@
+// A gallery on disk: descriptor segments (header + float32 rows) and their metadata, committed atomically by a manifest.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VisidError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { assertFiniteRows } from '../util/vectors.js';
+import { encodeNpy, readNpy } from './npy.js';
+
+/** What is stored per gallery row besides its descriptor. */
+export interface GalleryItem {
+  id: string;
+  label?: string;
+  labels?: string[];
+  lat?: number;
+  lon?: number;
+  utmEast?: number;
+  utmNorth?: number;
+  group?: string;
+  split?: string;
+  /** Image path, relative to the gallery's dataRoot when it has one. */
+  path?: string;
+}
+
+/** The model that made the descriptors, so queries are embedded the same way. */
+export interface GalleryModel {
+  /** Content hash of the model file (or any stable id for imported descriptors). */
+  id: string;
+  name?: string;
+  /** Path of the .onnx file when the gallery was built. */
+  path?: string;
+  /** Embedding options used (input size, scales, flip...), free-form. */
+  config?: Record<string, unknown>;
+}
+
+interface SegmentInfo {
+  name: string;
+  count: number;
+  vectorsSha256: string;
+  metaSha256: string;
+}
+
+interface Manifest {
+  format: 'visid-gallery';
+  version: 1;
+  dim: number;
+  dtype: 'float32';
+  model: GalleryModel;
+  dataRoot?: string;
+  segments: SegmentInfo[];
+  /** Ids removed from each segment (kept until compaction rewrites it). */
+  removed: Record<string, string[]>;
+  count: number;
+  nextSegment: number;
+  updatedAt: string;
+}
+
+const MANIFEST = 'gallery.json';
+const LOCK = 'gallery.lock';
+const MAGIC = 'VISIDVEC';
+const HEADER_BYTES = 64;
+const DTYPE_FLOAT32 = 1;
+
+const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+
+/** The binary header of a vectors file: magic, version, count, dim, dtype, model id (first 32 chars). */
+function encodeHeader(count: number, dim: number, modelId: string): Buffer {
+  const h = Buffer.alloc(HEADER_BYTES);
+  h.write(MAGIC, 0, 'latin1');
+  h.writeUInt32LE(1, 8);
+  h.writeUInt32LE(count, 12);
+  h.writeUInt32LE(dim, 16);
+  h.writeUInt32LE(DTYPE_FLOAT32, 20);
+  h.write(modelId.slice(0, 32), 24, 'latin1');
+  return h;
+}
+
+function validateManifest(m: unknown, file: string): Manifest {
+  const bad = (why: string) => new VisidError('E_GALLERY', `invalid gallery manifest: ${why}`, { item: file });
+  if (typeof m !== 'object' || m === null) throw bad('not a JSON object');
+  const o = m as Manifest;
+  if (o.format !== 'visid-gallery') throw bad(`format is '${String(o.format)}'`);
+  if (o.version !== 1) throw bad(`unsupported version ${String(o.version)}`);
+  if (!Number.isInteger(o.dim) || o.dim <= 0) throw bad(`dim ${String(o.dim)}`);
+  if (o.dtype !== 'float32') throw bad(`dtype ${String(o.dtype)}`);
+  if (!o.model || typeof o.model.id !== 'string') throw bad('model.id missing');
+  if (!Array.isArray(o.segments)) throw bad('segments missing');
+  if (typeof o.removed !== 'object' || o.removed === null) throw bad('removed missing');
+  return o;
+}
+
+export interface CreateGalleryOptions {
+  dim: number;
+  model: GalleryModel;
+  /** Folder the item paths are relative to (thumbnails are served only from inside it). */
+  dataRoot?: string;
+}
+
+/**
+ * A gallery loaded in memory. `vectors` holds `count` rows of `dim` float32 values, row i described by
+ * `items[i]`. Writes (append, remove, compact) take a lock file, write new files atomically, then commit by
+ * rewriting the manifest atomically: a crash leaves the gallery as it was before that write.
+ */
+export class Gallery {
+  private constructor(
+    readonly dir: string,
+    private manifest: Manifest,
+    private _vectors: Float32Array,
+    private _items: GalleryItem[],
+    private rowSegments: string[],
+  ) {}
+
+  get dim(): number {
+    return this.manifest.dim;
+  }
+  get model(): GalleryModel {
+    return this.manifest.model;
+  }
+  get dataRoot(): string | undefined {
+    return this.manifest.dataRoot;
+  }
+  get count(): number {
+    return this._items.length;
+  }
+  get vectors(): Float32Array {
+    return this._vectors;
+  }
+  get items(): readonly GalleryItem[] {
+    return this._items;
+  }
+
+  /** Creates an empty gallery in `dir` (which must not hold one already). */
+  static async create(dir: string, options: CreateGalleryOptions): Promise<Gallery> {
+    const abs = path.resolve(dir);
+    if (!Number.isInteger(options.dim) || options.dim <= 0) throw new VisidError('E_DIM', `invalid descriptor dimension ${options.dim}`);
+    await fs.mkdir(abs, { recursive: true });
+    if (await exists(path.join(abs, MANIFEST))) throw new VisidError('E_GALLERY', 'a gallery already exists here', { item: abs });
+    const manifest: Manifest = {
+      format: 'visid-gallery',
+      version: 1,
+      dim: options.dim,
+      dtype: 'float32',
+      model: options.model,
+      dataRoot: options.dataRoot ? path.resolve(options.dataRoot) : undefined,
+      segments: [],
+      removed: {},
+      count: 0,
+      nextSegment: 1,
+      updatedAt: new Date().toISOString(),
+    };
+    await withLock(abs, () => writeFileAtomic(path.join(abs, MANIFEST), JSON.stringify(manifest, null, 2)));
+    return new Gallery(abs, manifest, new Float32Array(0), [], []);
+  }
+
+  /** True when `dir` holds a gallery manifest. */
+  static async exists(dir: string): Promise<boolean> {
+    return exists(path.join(path.resolve(dir), MANIFEST));
+  }
+
+  /** Loads and validates a gallery: sizes, dimensions, checksums and ids are all checked. */
+  static async open(dir: string): Promise<Gallery> {
+    const abs = path.resolve(dir);
+    const manifestFile = path.join(abs, MANIFEST);
+    let text: string;
+    try {
+      text = await fs.readFile(manifestFile, 'utf8');
+    } catch {
+      throw new VisidError('E_NOT_FOUND', 'no gallery here (gallery.json missing)', { item: abs });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new VisidError('E_GALLERY', `gallery manifest is not valid JSON: ${(err as Error).message}`, { item: manifestFile });
+    }
+    const manifest = validateManifest(parsed, manifestFile);
+    const dim = manifest.dim;
+    const parts: Float32Array[] = [];
+    const items: GalleryItem[] = [];
+    const rowSegments: string[] = [];
+    const seen = new Set<string>();
+    for (const seg of manifest.segments) {
+      const { vectors, metas } = await readSegment(abs, seg, dim);
+      const removed = new Set(manifest.removed[seg.name] ?? []);
+      let keep: number[] | undefined;
+      if (removed.size > 0) keep = [];
+      metas.forEach((meta, i) => {
+        if (removed.has(meta.id)) return;
+        if (seen.has(meta.id)) throw new VisidError('E_GALLERY', `duplicate id '${meta.id}' across segments`, { item: path.join(abs, seg.name) });
+        seen.add(meta.id);
+        items.push(meta);
+        rowSegments.push(seg.name);
+        keep?.push(i);
+      });
+      if (!keep) parts.push(vectors);
+      else {
+        const kept = new Float32Array(keep.length * dim);
+        keep.forEach((row, j) => kept.set(vectors.subarray(row * dim, (row + 1) * dim), j * dim));
+        parts.push(kept);
+      }
+    }
+    if (items.length !== manifest.count) {
+      throw new VisidError('E_GALLERY', `manifest says ${manifest.count} items but segments hold ${items.length}`, { item: manifestFile });
+    }
+    return new Gallery(abs, manifest, concat(parts, items.length * dim), items, rowSegments);
+  }
+
+  /** Index of the row with this id, or -1. */
+  indexOf(id: string): number {
+    return this._items.findIndex((it) => it.id === id);
+  }
+
+  /**
+   * Appends rows. Refuses (and changes nothing) on a dimension mismatch, a non-finite value, or an id that
+   * is already stored or repeated in the batch.
+   */
+  async append(vectors: Float32Array, items: GalleryItem[]): Promise<void> {
+    const dim = this.dim;
+    if (items.length === 0) throw new VisidError('E_INPUT', 'nothing to append: no items');
+    if (vectors.length !== items.length * dim) {
+      throw new VisidError('E_DIM', `got ${vectors.length} values for ${items.length} items of dimension ${dim}`, { item: this.dir });
+    }
+    assertFiniteRows(vectors, dim, items.map((it) => it.id));
+    const ids = new Set(this._items.map((it) => it.id));
+    for (const it of items) {
+      if (typeof it.id !== 'string' || it.id.length === 0) throw new VisidError('E_INPUT', 'every item needs a non-empty id');
+      if (ids.has(it.id)) throw new VisidError('E_DUPLICATE', `id is already in the gallery ${this.dir}`, { item: it.id });
+      ids.add(it.id);
+    }
+    await withLock(this.dir, async () => {
+      await this.refuseIfChangedOnDisk();
+      const name = `seg-${String(this.manifest.nextSegment).padStart(6, '0')}`;
+      const info = await writeSegment(this.dir, name, vectors, items, dim, this.model.id);
+      const next: Manifest = {
+        ...this.manifest,
+        segments: [...this.manifest.segments, info],
+        count: this.manifest.count + items.length,
+        nextSegment: this.manifest.nextSegment + 1,
+        updatedAt: new Date().toISOString(),
+      };
+      await this.commit(next);
+    });
+    this._vectors = concat([this._vectors, vectors], this._vectors.length + vectors.length);
+    this._items = [...this._items, ...items.map((it) => ({ ...it }))];
+    this.rowSegments = [...this.rowSegments, ...items.map(() => this.manifest.segments.at(-1)!.name)];
+  }
+
+  /** Removes rows by id; an unknown id throws and nothing is removed. */
+  async remove(ids: string[]): Promise<void> {
+    const rows = ids.map((id) => {
+      const row = this.indexOf(id);
+      if (row < 0) throw new VisidError('E_NOT_FOUND', `no such id in the gallery ${this.dir}`, { item: id });
+      return row;
+    });
+    const drop = new Set(rows);
+    await withLock(this.dir, async () => {
+      await this.refuseIfChangedOnDisk();
+      const removed: Record<string, string[]> = {};
+      for (const [k, v] of Object.entries(this.manifest.removed)) removed[k] = [...v];
+      for (const row of drop) (removed[this.rowSegments[row]!] ??= []).push(this._items[row]!.id);
+      await this.commit({ ...this.manifest, removed, count: this.manifest.count - drop.size, updatedAt: new Date().toISOString() });
+    });
+    const dim = this.dim;
+    const keep = this._items.map((_, i) => i).filter((i) => !drop.has(i));
+    const vectors = new Float32Array(keep.length * dim);
+    keep.forEach((row, j) => vectors.set(this._vectors.subarray(row * dim, (row + 1) * dim), j * dim));
+    this._vectors = vectors;
+    this._items = keep.map((i) => this._items[i]!);
+    this.rowSegments = keep.map((i) => this.rowSegments[i]!);
+  }
+
+  /** Rewrites all live rows into one segment and deletes the old segment files. */
+  async compact(): Promise<void> {
+    await withLock(this.dir, async () => {
+      await this.refuseIfChangedOnDisk();
+      const old = this.manifest.segments.map((s) => s.name);
+      const name = `seg-${String(this.manifest.nextSegment).padStart(6, '0')}`;
+      const segments = this.count > 0 ? [await writeSegment(this.dir, name, this._vectors, this._items, this.dim, this.model.id)] : [];
+      await this.commit({ ...this.manifest, segments, removed: {}, nextSegment: this.manifest.nextSegment + 1, updatedAt: new Date().toISOString() });
+      for (const seg of old) {
+        await fs.rm(path.join(this.dir, `${seg}.vec`), { force: true });
+        await fs.rm(path.join(this.dir, `${seg}.jsonl`), { force: true });
+      }
+      this.rowSegments = this._items.map(() => name);
+    });
+  }
+
+  /** Writes the descriptors as a (count × dim) float32 .npy file, and optionally the items as JSONL beside it. */
+  async exportNpy(file: string, metaFile?: string): Promise<void> {
+    await writeFileAtomic(file, encodeNpy(this._vectors, [this.count, this.dim]));
+    if (metaFile) await writeFileAtomic(metaFile, this._items.map((it) => JSON.stringify(it)).join('\n') + (this.count ? '\n' : ''));
+  }
+
+  /** Appends descriptors from a (n × dim) .npy file, described by `items` (same order). */
+  async importNpy(file: string, items: GalleryItem[]): Promise<void> {
+    const { data, shape } = await readNpy(file);
+    if (shape.length !== 2 || shape[1] !== this.dim) {
+      throw new VisidError('E_DIM', `expected shape (n, ${this.dim}), got (${shape.join(', ')})`, { item: file });
+    }
+    if (shape[0] !== items.length) throw new VisidError('E_INPUT', `${shape[0]} rows but ${items.length} items`, { item: file });
+    await this.append(data, items);
+  }
+
+  private async commit(next: Manifest): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, MANIFEST), JSON.stringify(next, null, 2));
+    this.manifest = next;
+  }
+
+  /** Another process may have written since we loaded: refuse rather than overwrite its commit. */
+  private async refuseIfChangedOnDisk(): Promise<void> {
+    const onDisk = JSON.parse(await fs.readFile(path.join(this.dir, MANIFEST), 'utf8')) as Manifest;
+    if (onDisk.updatedAt !== this.manifest.updatedAt || onDisk.nextSegment !== this.manifest.nextSegment) {
+      throw new VisidError('E_GALLERY', 'the gallery changed on disk since it was opened; open it again', { item: this.dir });
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+function concat(parts: Float32Array[], total: number): Float32Array {
+  if (parts.length === 1 && parts[0]!.length === total) return parts[0]!;
+  const out = new Float32Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+async function writeSegment(dir: string, name: string, vectors: Float32Array, items: readonly GalleryItem[], dim: number, modelId: string): Promise<SegmentInfo> {
+  const header = encodeHeader(items.length, dim, modelId);
+  const body = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+  const meta = items.map((it) => JSON.stringify(it)).join('\n') + '\n';
+  await writeFileAtomic(path.join(dir, `${name}.vec`), [header, body]);
+  await writeFileAtomic(path.join(dir, `${name}.jsonl`), meta);
+  return {
+    name,
+    count: items.length,
+    vectorsSha256: createHash('sha256').update(header).update(body).digest('hex'),
+    metaSha256: sha256(meta),
+  };
+}
+
+async function readSegment(dir: string, seg: SegmentInfo, dim: number): Promise<{ vectors: Float32Array; metas: GalleryItem[] }> {
+  const vecFile = path.join(dir, `${seg.name}.vec`);
+  const metaFile = path.join(dir, `${seg.name}.jsonl`);
+  const bytes = await fs.readFile(vecFile).catch(() => {
+    throw new VisidError('E_GALLERY', 'segment file is missing', { item: vecFile });
+  });
+  const expected = HEADER_BYTES + seg.count * dim * 4;
+  if (bytes.length !== expected) throw new VisidError('E_GALLERY', `segment is ${bytes.length} bytes, expected ${expected} (truncated or corrupt)`, { item: vecFile });
+  if (bytes.subarray(0, 8).toString('latin1') !== MAGIC) throw new VisidError('E_GALLERY', 'not a visid vectors file (bad magic)', { item: vecFile });
+  const count = bytes.readUInt32LE(12);
+  const fileDim = bytes.readUInt32LE(16);
+  if (count !== seg.count || fileDim !== dim || bytes.readUInt32LE(20) !== DTYPE_FLOAT32) {
+    throw new VisidError('E_GALLERY', `header says ${count}×${fileDim}, manifest says ${seg.count}×${dim}`, { item: vecFile });
+  }
+  if (sha256(bytes) !== seg.vectorsSha256) throw new VisidError('E_GALLERY', 'checksum mismatch: descriptors are corrupt', { item: vecFile });
+  const metaText = await fs.readFile(metaFile, 'utf8').catch(() => {
+    throw new VisidError('E_GALLERY', 'segment metadata is missing', { item: metaFile });
+  });
+  if (sha256(metaText) !== seg.metaSha256) throw new VisidError('E_GALLERY', 'checksum mismatch: metadata is corrupt', { item: metaFile });
+  const metas = metaText.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as GalleryItem);
+  if (metas.length !== seg.count) throw new VisidError('E_GALLERY', `${metas.length} metadata rows for ${seg.count} descriptors`, { item: metaFile });
+  // Copy out of the file buffer so the rows are 4-byte aligned.
+  const vectors = new Float32Array(seg.count * dim);
+  new Uint8Array(vectors.buffer).set(bytes.subarray(HEADER_BYTES));
+  return { vectors, metas };
+}
+
+/** Runs `fn` holding the gallery's lock file; a lock left by a dead process is taken over. */
+async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(dir, LOCK);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const h = await fs.open(lock, 'wx');
+      await h.writeFile(String(process.pid));
+      await h.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        throw new VisidError('E_LOCKED', `gallery is locked by another writer (${lock})`, { item: dir, cause: err });
+      }
+      const pid = Number(await fs.readFile(lock, 'utf8').catch(() => 'NaN'));
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new VisidError('E_LOCKED', `gallery is being written by process ${pid}`, { item: dir });
+      }
+      await fs.rm(lock, { force: true });
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
