@@ -48,6 +48,8 @@ export class ImagePool {
     worker.on('message', (reply: Reply) => {
       const job = this.running.get(reply.id);
       this.running.delete(reply.id);
+      // An idle worker must not keep the process alive; a busy one must.
+      worker.unref();
       this.idle.push(worker);
       if (job) {
         if (reply.error) job.reject(new VisidError(reply.error.code, reply.error.message.replace(`${reply.error.item}: `, ''), { item: reply.error.item }));
@@ -66,7 +68,6 @@ export class ImagePool {
       this.workers.splice(this.workers.indexOf(worker), 1);
       this.pump();
     });
-    worker.unref();
     this.workers.push(worker);
     return worker;
   }
@@ -81,6 +82,7 @@ export class ImagePool {
       const job = this.queue.shift()!;
       (job as Job & { worker?: Worker }).worker = worker;
       this.running.set(job.id, job);
+      worker.ref();
       worker.postMessage({ id: job.id, path: job.path, spec: job.spec, flip: job.flip });
     }
   }

@@ -1,0 +1,86 @@
+// `visid index`: embed a data set with an ONNX model into a gallery (resumable).
+import { Command, Option } from 'commander';
+import { loadDataset } from '../data/load.js';
+import { Embedder } from '../models/embedder.js';
+import { indexDataset } from '../pipeline/index-dataset.js';
+import { createProgress } from '../util/progress.js';
+import { cardFromFlags, CardFlags, fusionMode, inputSize, nonNegativeInt, numberList, positiveInt, resolveModel } from './options.js';
+
+/** Adds the model-card flags shared by commands that load a model. */
+export function withCardFlags(cmd: Command): Command {
+  return cmd
+    .option('--input-size <HxW>', 'model input size in pixels (overrides the model card)', inputSize)
+    .addOption(new Option('--layout <layout>', 'input layout').choices(['NCHW', 'NHWC']))
+    .option('--mean <r,g,b>', 'per-channel mean in [0,1] units', numberList)
+    .option('--std <r,g,b>', 'per-channel std in [0,1] units', numberList)
+    .addOption(new Option('--resize <mode>', 'exact resize, or shorter side + centre crop').choices(['exact', 'shorter-crop']))
+    .option('--input-name <name>', 'model input tensor name')
+    .option('--output-name <name>', 'model output tensor name');
+}
+
+interface IndexFlags extends CardFlags {
+  model?: string;
+  out: string;
+  root?: string;
+  batch: number;
+  threads?: number;
+  workers?: number;
+  flip?: boolean;
+  scales?: number[];
+  fusion: 'avg' | 'sum' | 'max' | 'min';
+  chunk: number;
+  skipBad?: boolean;
+  maxPixels?: number;
+  quiet?: boolean;
+}
+
+export function indexCommand(): Command {
+  const cmd = new Command('index')
+    .description('embed every image of a data set (folder per label, or CSV/JSONL manifest) into a gallery; re-running resumes')
+    .argument('<data>', 'folder (root/<label>/*.jpg) or manifest (.csv/.jsonl)')
+    .requiredOption('-o, --out <gallery>', 'gallery folder to create or extend')
+    .option('-m, --model <model.onnx>', "ONNX model ('default': the embedded default model)", 'default')
+    .option('--root <dir>', 'root that manifest paths are relative to')
+    .option('-b, --batch <n>', 'images per inference batch', positiveInt, 32)
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', positiveInt)
+    .option('--workers <n>', 'image decoding threads (default: all cores; 0 = main thread)', nonNegativeInt)
+    .option('--flip', 'test-time augmentation: fuse the mirrored image in')
+    .option('--scales <list>', 'multi-scale descriptors, e.g. 0.526,0.588,1,1.7,1.9', numberList)
+    .option('--fusion <mode>', 'how to fuse views: avg, sum, max, min', fusionMode, 'avg')
+    .option('--chunk <n>', 'images committed to the gallery at a time', positiveInt, 2048)
+    .option('--skip-bad', 'skip unreadable images (listed at the end) instead of stopping')
+    .option('--max-pixels <n>', 'refuse images with more pixels than this', positiveInt)
+    .option('-q, --quiet', 'no progress output');
+  withCardFlags(cmd);
+  return cmd.action(async (data: string, o: IndexFlags) => {
+    const dataset = await loadDataset(data, { root: o.root });
+    const embedder = await Embedder.load(await resolveModel(o.model), { card: cardFromFlags(o), threads: o.threads, workers: o.workers });
+    const bad: string[] = [];
+    let progress = createProgress({ label: 'index', total: 0, unit: 'img', quiet: true });
+    try {
+      const summary = await indexDataset(dataset, embedder, o.out, {
+        batchSize: o.batch,
+        flip: o.flip,
+        scales: o.scales,
+        fusion: o.fusion,
+        chunkSize: o.chunk,
+        skipBad: o.skipBad,
+        maxPixels: o.maxPixels,
+        onResume: (done, todo) => {
+          if (done > 0 && !o.quiet) process.stderr.write(`resuming: ${done} items already in ${o.out}, ${todo} to go\n`);
+          progress = createProgress({ label: 'index', total: todo, unit: 'img', quiet: o.quiet });
+        },
+        onProgress: (n) => progress.tick(n),
+        onSkip: (item, err) => bad.push(`${item.id}: ${err.message}`),
+      });
+      progress.done();
+      for (const line of bad) process.stderr.write(`skipped ${line}\n`);
+      process.stdout.write(
+        `gallery ${o.out}: ${summary.added} added, ${summary.alreadyIndexed} already there, ${summary.skippedBad} skipped, ` +
+          `model ${embedder.card.name} (${embedder.dim ?? '?'}-d)\n`,
+      );
+    } finally {
+      await embedder.close();
+    }
+  });
+}

@@ -1,0 +1,39 @@
+// The visid command line: composes the library's stages into index, search, eval, export and maintenance commands.
+import { Command } from 'commander';
+import { VisidError } from '../util/errors.js';
+import { indexCommand } from './index-command.js';
+import { searchCommand } from './search-command.js';
+import { evalCommand } from './eval-command.js';
+import { compactCommand, exportCommand, infoCommand, removeCommand } from './gallery-commands.js';
+import { demoCommand } from './demo-command.js';
+
+export function buildProgram(): Command {
+  const program = new Command('visid')
+    .description('visual identification by deep metric learning: embed images with ONNX models, index, search, evaluate')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), infoCommand(), removeCommand(), compactCommand()]) {
+    program.addCommand(cmd.exitOverride().showHelpAfterError());
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // commander has already printed help, the version or its error message.
+      process.exitCode = e.exitCode ?? 1;
+      return;
+    }
+    if (err instanceof VisidError) {
+      process.stderr.write(`visid: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,94 @@
+// Shared CLI option parsing: numbers, lists, model-card flags, and loading the embedder that matches a gallery.
+import { InvalidArgumentError } from 'commander';
+import { VisidError } from '../util/errors.js';
+import type { FusionMode } from '../util/vectors.js';
+import { Embedder } from '../models/embedder.js';
+import type { ModelCard } from '../models/model-card.js';
+import { defaultModelPath } from '../models/default-files.js';
+import type { Gallery } from '../index/gallery.js';
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a positive integer`);
+  return n;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${value}' is not a non-negative integer`);
+  return n;
+}
+
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`'${value}' is not a positive number`);
+  return n;
+}
+
+export function numberList(value: string): number[] {
+  const list = value.split(',').map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isFinite(n))) throw new InvalidArgumentError(`'${value}' is not a comma-separated list of numbers`);
+  return list;
+}
+
+export function fusionMode(value: string): FusionMode {
+  if (!['avg', 'sum', 'max', 'min'].includes(value)) throw new InvalidArgumentError(`fusion must be avg, sum, max or min`);
+  return value as FusionMode;
+}
+
+export function inputSize(value: string): [number, number] {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`'${value}' is not a size like 224 or 224x224 (height x width)`);
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}
+
+export interface CardFlags {
+  inputSize?: [number, number];
+  layout?: 'NCHW' | 'NHWC';
+  mean?: number[];
+  std?: number[];
+  resize?: 'exact' | 'shorter-crop';
+  inputName?: string;
+  outputName?: string;
+}
+
+/** Card overrides given on the command line. */
+export function cardFromFlags(o: CardFlags): Partial<ModelCard> {
+  const triple = (v: number[] | undefined, name: string) => {
+    if (v === undefined) return undefined;
+    if (v.length !== 3) throw new VisidError('E_INPUT', `--${name} needs three comma-separated numbers`);
+    return v as [number, number, number];
+  };
+  return {
+    inputSize: o.inputSize,
+    layout: o.layout,
+    mean: triple(o.mean, 'mean'),
+    std: triple(o.std, 'std'),
+    resize: o.resize,
+    inputName: o.inputName,
+    outputName: o.outputName,
+  };
+}
+
+/** Resolves 'default' (or nothing) to the embedded default model. */
+export async function resolveModel(model: string | undefined): Promise<string> {
+  return !model || model === 'default' ? defaultModelPath() : model;
+}
+
+/** The embedder that made `gallery` (or `override`), refusing a model whose content differs. */
+export async function embedderForGallery(gallery: Gallery, override: string | undefined, threads?: number): Promise<Embedder> {
+  const modelPath = override ?? gallery.model.path;
+  if (!modelPath) throw new VisidError('E_MODEL', 'the gallery does not record its model; pass --model', { item: gallery.dir });
+  const card = (gallery.model.config as { card?: Partial<ModelCard> } | undefined)?.card;
+  const embedder = await Embedder.load(modelPath, { card, threads });
+  if (embedder.modelId !== gallery.model.id) {
+    await embedder.close();
+    throw new VisidError('E_MODEL', `model file differs from the one the gallery was built with (${gallery.model.name ?? ''} ${gallery.model.id.slice(0, 12)})`, { item: modelPath });
+  }
+  return embedder;
+}
+
+export function embedConfigOfGallery(gallery: Gallery): { flip: boolean; scales: number[]; fusion: FusionMode } {
+  const c = (gallery.model.config ?? {}) as { flip?: boolean; scales?: number[]; fusion?: FusionMode };
+  return { flip: c.flip ?? false, scales: c.scales ?? [1], fusion: c.fusion ?? 'avg' };
+}

@@ -1,0 +1,65 @@
+// `visid search`: nearest gallery items (or top unique labels) for query images.
+import { Command, Option } from 'commander';
+import { loadDataset } from '../data/load.js';
+import { Gallery } from '../index/gallery.js';
+import { GallerySearcher } from '../search/gallery-search.js';
+import type { Metric } from '../search/exact.js';
+import { embedQueries } from './query-embedding.js';
+import { positiveInt } from './options.js';
+
+interface SearchFlags {
+  k: number;
+  uniqueLabels?: boolean;
+  vote?: boolean;
+  json?: boolean;
+  model?: string;
+  metric: Metric;
+  threads?: number;
+  root?: string;
+  quiet?: boolean;
+}
+
+export function searchCommand(): Command {
+  return new Command('search')
+    .description('find the nearest gallery items (or the top unique labels) for an image, a folder or a manifest of queries')
+    .argument('<gallery>', 'gallery folder made by visid index')
+    .argument('<queries>', 'an image file, a folder, or a manifest')
+    .option('-k, --k <n>', 'results per query', positiveInt, 10)
+    .option('-u, --unique-labels', 'return the top-k distinct labels, each by its best item (Hotel-ID top-5 hotels)')
+    .option('--vote', 'with --unique-labels: rank labels by summed similarity of their items instead')
+    .addOption(new Option('--metric <metric>', 'similarity').choices(['cosine', 'ip', 'l2']).default('cosine'))
+    .option('-m, --model <model.onnx>', "model file, if it moved since the gallery was built")
+    .option('--root <dir>', 'root that manifest paths are relative to')
+    .option('--threads <n>', 'onnxruntime threads', positiveInt)
+    .option('--json', 'print JSON')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (galleryDir: string, input: string, o: SearchFlags) => {
+      const gallery = await Gallery.open(galleryDir);
+      const queries = await loadDataset(input, { root: o.root });
+      const vectors = await embedQueries(gallery, queries, o);
+      const searcher = await GallerySearcher.create(gallery, { metric: o.metric, threads: o.threads });
+      try {
+        if (o.uniqueLabels) {
+          const labels = await searcher.searchLabels(vectors, { k: o.k, mode: o.vote ? 'vote' : 'best' });
+          const results = queries.items.map((q, i) => ({ query: q.id, labels: labels[i]! }));
+          if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, results }, null, 2) + '\n');
+          else
+            for (const r of results) {
+              process.stdout.write(`${r.query}\n`);
+              r.labels.forEach((l, j) => process.stdout.write(`  ${String(j + 1).padStart(3)}  ${l.score.toFixed(4)}  ${l.label}  (best: ${l.id}, ${l.count} hit${l.count === 1 ? '' : 's'})\n`));
+            }
+          return;
+        }
+        const hits = await searcher.search(vectors, { k: o.k });
+        const results = queries.items.map((q, i) => ({ query: q.id, hits: hits[i]!.map(({ row: _row, ...h }) => h) }));
+        if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, results }, null, 2) + '\n');
+        else
+          for (const r of results) {
+            process.stdout.write(`${r.query}\n`);
+            r.hits.forEach((h, j) => process.stdout.write(`  ${String(j + 1).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}${h.label !== undefined ? `  [${h.label}]` : ''}\n`));
+          }
+      } finally {
+        await searcher.close();
+      }
+    });
+}

@@ -1,0 +1,36 @@
+// The visid library: every stage of the pipeline, importable from the package root.
+export { VisidError, type VisidErrorCode } from './util/errors.js';
+export { writeFileAtomic } from './util/atomic.js';
+export { l2NormalizeRows, fuseDescriptors, type FusionMode } from './util/vectors.js';
+export { createProgress, silentProgress, type Progress } from './util/progress.js';
+export { mulberry32 } from './util/random.js';
+
+export type { Item, Dataset } from './data/item.js';
+export { readFolderDataset } from './data/folder.js';
+export { readManifestDataset } from './data/manifest.js';
+export { loadDataset } from './data/load.js';
+
+export { decodeRgb, DEFAULT_MAX_PIXELS, type RgbImage, type DecodeOptions, type ResizeMode } from './images/decode.js';
+export { rgbToTensor, type Layout, type Normalization } from './images/tensor.js';
+export { preprocessImage, type PreprocessSpec } from './images/preprocess.js';
+export { ImagePool } from './images/pool.js';
+
+export { OnnxGraph } from './models/onnx-graph.js';
+export { loadCard, validateCard, IMAGENET_MEAN, IMAGENET_STD, type ModelCard } from './models/model-card.js';
+export { Embedder, type EmbedOptions, type EmbedderOptions, type EmbedResult } from './models/embedder.js';
+export { buildDefaultModel, DEFAULT_MODEL_NAME } from './models/default-model.js';
+export { defaultModelPath } from './models/default-files.js';
+
+export { Gallery, type GalleryItem, type GalleryModel } from './index/gallery.js';
+export { readNpy, writeNpy, encodeNpy, decodeNpy } from './index/npy.js';
+
+export { ExactIndex, type Metric, type SearchResult } from './search/exact.js';
+export { GallerySearcher } from './search/gallery-search.js';
+export { uniqueLabelRanking, labelVoting, type Hit, type LabelHit } from './search/labels.js';
+
+export { mapAtK, recallAtK, precisionAtK, averagePrecision, meanAveragePrecision } from './eval/metrics.js';
+export { haversineMeters, geoDistanceMeters, geoPositives, EARTH_RADIUS_M } from './eval/geo.js';
+export { evaluateRetrieval, parseMetrics, type EvaluationReport, type MetricSpec } from './eval/evaluate.js';
+
+export { indexDataset, type IndexOptions, type IndexSummary } from './pipeline/index-dataset.js';
+export { writeSyntheticDataset } from './demo/synthetic.js';

@@ -1,0 +1,62 @@
+// visid's embedded default model until a trained one replaces it: fixed seeded random convolutions + GeM pooling.
+import { OnnxGraph } from './onnx-graph.js';
+import { IMAGENET_MEAN, IMAGENET_STD, ModelCard } from './model-card.js';
+import { gaussian, mulberry32 } from '../util/random.js';
+
+export const DEFAULT_MODEL_NAME = 'visid-random-conv-gem-v0';
+
+/**
+ * Builds the default network, deterministically (same bytes on every machine):
+ * three stride-2 convolutions (3→32 5×5, 32→64 3×3, 64→128 3×3) with seeded Gaussian weights (He scale)
+ * and ReLU, then GeM pooling (p = 3) to a 128-d descriptor. It is NOT trained: random convolutional features
+ * pooled by GeM are a known, honest baseline that separates colours and textures, not identities.
+ * Input: float32 [N, 3, H, W], any H and W (multi-scale works); output `embedding` [N, 128].
+ */
+export function buildDefaultModel(): { onnx: Uint8Array; card: ModelCard } {
+  const g = new OnnxGraph(DEFAULT_MODEL_NAME);
+  const rand = gaussian(mulberry32(20260101));
+  let x = g.input('image', ['N', 3, 'H', 'W']);
+  const layers: Array<[number, number, number]> = [
+    [3, 32, 5],
+    [32, 64, 3],
+    [64, 128, 3],
+  ];
+  for (const [cin, cout, ks] of layers) {
+    const fanIn = cin * ks * ks;
+    const w = new Float32Array(cout * fanIn);
+    const scale = Math.sqrt(2 / fanIn);
+    for (let o = 0; o < cout; o++) {
+      // Zero-mean filters: responses depend on patterns and colour contrasts, not on overall brightness.
+      let mean = 0;
+      for (let j = 0; j < fanIn; j++) mean += (w[o * fanIn + j] = rand() * scale);
+      mean /= fanIn;
+      for (let j = 0; j < fanIn; j++) w[o * fanIn + j]! -= mean;
+    }
+    const weight = g.weight(w, [cout, cin, ks, ks]);
+    const pad = Math.floor(ks / 2);
+    x = g.node('Conv', [x, weight], { kernel_shape: [ks, ks], strides: [2, 2], pads: [pad, pad, pad, pad] });
+    x = g.node('Relu', [x]);
+  }
+  // GeM: (mean over H×W of x^p)^(1/p), p = 3; clipped away from 0 so the root is defined.
+  const clipped = g.node('Clip', [x, g.weight([1e-6], []), g.weight([1e6], [])]);
+  const cubed = g.node('Pow', [clipped, g.weight([3], [])]);
+  const pooled = g.node('GlobalAveragePool', [cubed]);
+  const root = g.node('Pow', [pooled, g.weight([1 / 3], [])]);
+  g.node('Flatten', [root], { axis: 1 }, ['embedding']);
+  g.output('embedding', ['N', 128]);
+  const card: ModelCard = {
+    name: DEFAULT_MODEL_NAME,
+    inputSize: [160, 160],
+    layout: 'NCHW',
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    resize: 'shorter-crop',
+    inputName: 'image',
+    outputName: 'embedding',
+    outputDim: 128,
+    description:
+      'Untrained baseline built by visid itself: 3 seeded random convolutions + ReLU + GeM (p=3), 128-d. ' +
+      'Matches colour and texture, not identity; replace it with a trained model (see `visid index --model`).',
+  };
+  return { onnx: g.toBytes(card.description), card };
+}

@@ -1,0 +1,101 @@
+// Searches a gallery with query descriptors: exact top-k hits with ids and labels, or top-k unique labels.
+import { VisidError } from '../util/errors.js';
+import type { Gallery } from '../index/gallery.js';
+import { ExactIndex, ExactSearchOptions, Metric } from './exact.js';
+import { Hit, LabelHit, labelVoting, uniqueLabelRanking } from './labels.js';
+
+export interface GallerySearchOptions extends ExactSearchOptions {
+  k?: number;
+  /** For each query, an id that must not be returned (leave-one-out evaluation of a gallery on itself). */
+  excludeIds?: (string | undefined)[];
+}
+
+export interface LabelSearchOptions extends GallerySearchOptions {
+  /** 'best': labels ranked by their best hit (unique-label ranking); 'vote': by summed similarity. */
+  mode?: 'best' | 'vote';
+  /** For voting: how many nearest items vote (default 10·k). */
+  voters?: number;
+}
+
+/** A reusable searcher over one gallery (the index is built once). */
+export class GallerySearcher {
+  private constructor(
+    readonly gallery: Gallery,
+    private readonly index: ExactIndex,
+  ) {}
+
+  static async create(gallery: Gallery, options: ExactSearchOptions = {}): Promise<GallerySearcher> {
+    return new GallerySearcher(gallery, await ExactIndex.create(gallery.vectors, gallery.dim, options));
+  }
+
+  get metric(): Metric {
+    return this.index.metric;
+  }
+
+  /** The top-k hits of each query. */
+  async search(queries: Float32Array, options: GallerySearchOptions = {}): Promise<Hit[][]> {
+    const k = options.k ?? 10;
+    if (queries.length % this.gallery.dim !== 0) {
+      throw new VisidError('E_DIM', `query descriptors have ${queries.length} values, not a multiple of the gallery's dimension ${this.gallery.dim}`);
+    }
+    const nq = queries.length / this.gallery.dim;
+    const exclude = options.excludeIds;
+    const extra = exclude ? 1 : 0;
+    const kk = Math.min(k + extra, Math.max(this.gallery.count, 1));
+    const res = await this.index.search(queries, kk);
+    const items = this.gallery.items;
+    const out: Hit[][] = [];
+    for (let q = 0; q < nq; q++) {
+      const hits: Hit[] = [];
+      for (let j = 0; j < kk && hits.length < k; j++) {
+        const row = res.indices[q * kk + j]!;
+        if (row < 0) break;
+        const item = items[row]!;
+        if (exclude && exclude[q] === item.id) continue;
+        const score = res.metric === 'l2' ? res.distances![q * kk + j]! : res.scores[q * kk + j]!;
+        hits.push({ row, id: item.id, label: item.label, score: res.metric === 'l2' ? -score : score });
+      }
+      out.push(hits);
+    }
+    return out;
+  }
+
+  /**
+   * The top-k distinct labels of each query. Best-hit mode widens the search until k labels are found or
+   * the gallery is exhausted, so the answer is exact.
+   */
+  async searchLabels(queries: Float32Array, options: LabelSearchOptions = {}): Promise<LabelHit[][]> {
+    const k = options.k ?? 5;
+    const mode = options.mode ?? 'best';
+    const nq = queries.length / this.gallery.dim;
+    if (mode === 'vote') {
+      const hits = await this.search(queries, { ...options, k: options.voters ?? 10 * k });
+      return hits.map((h) => labelVoting(h, k));
+    }
+    const results: LabelHit[][] = new Array(nq);
+    let todo = [...Array(nq).keys()];
+    let depth = Math.min(Math.max(4 * k, 32), this.gallery.count);
+    for (;;) {
+      const sub = new Float32Array(todo.length * this.gallery.dim);
+      todo.forEach((q, i) => sub.set(queries.subarray(q * this.gallery.dim, (q + 1) * this.gallery.dim), i * this.gallery.dim));
+      const hits = await this.search(sub, {
+        ...options,
+        k: depth,
+        excludeIds: options.excludeIds ? todo.map((q) => options.excludeIds![q]) : undefined,
+      });
+      const next: number[] = [];
+      todo.forEach((q, i) => {
+        const labels = uniqueLabelRanking(hits[i]!, k);
+        results[q] = labels;
+        if (labels.length < k && depth < this.gallery.count) next.push(q);
+      });
+      if (next.length === 0) return results;
+      todo = next;
+      depth = Math.min(depth * 4, this.gallery.count);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.index.close();
+  }
+}
