@@ -1,0 +1,52 @@
+// Test helpers: temporary folders, tiny real ONNX models, real image files written by sharp.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import sharp from 'sharp';
+import { OnnxGraph } from '../src/models/onnx-graph.js';
+
+export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'visid-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * A real ONNX model: per-channel global average of the normalised input, [N,3,H,W] → [N,3].
+ * Its descriptor of a solid-colour image is known by hand: ((c/255 − mean)/std) per channel, L2-normalised.
+ */
+export async function writeChannelMeanModel(dir: string, card: object = {}, name = 'mean'): Promise<string> {
+  const g = new OnnxGraph('channel_mean');
+  const x = g.input('pixels', ['N', 3, 'H', 'W']);
+  const pooled = g.node('GlobalAveragePool', [x]);
+  g.node('Flatten', [pooled], { axis: 1 }, ['descriptor']);
+  g.output('descriptor', ['N', 3]);
+  const file = path.join(dir, `${name}.onnx`);
+  await fs.writeFile(file, g.toBytes());
+  await fs.writeFile(path.join(dir, `${name}.json`), JSON.stringify({ name, inputSize: [8, 8], mean: [0, 0, 0], std: [1, 1, 1], resize: 'exact', outputDim: 3, ...card }));
+  return file;
+}
+
+/** Writes a solid-colour image; the format follows the extension. */
+export async function writeSolid(file: string, rgb: [number, number, number], width = 32, height = 24): Promise<string> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } }).toFile(file);
+  return file;
+}
+
+/** The channel-mean model's descriptor of a solid colour with mean 0 / std 1 normalisation. */
+export function expectedColourDescriptor(rgb: [number, number, number]): number[] {
+  const v = rgb.map((c) => c / 255);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5, message = ''): void {
+  if (actual.length !== expected.length) throw new Error(`${message} length ${actual.length} != ${expected.length}`);
+  for (let i = 0; i < actual.length; i++) {
+    if (!(Math.abs(actual[i]! - expected[i]!) <= tol)) {
+      throw new Error(`${message} at ${i}: ${actual[i]} != ${expected[i]} (tol ${tol})`);
+    }
+  }
+}
