@@ -17,7 +17,7 @@ export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'visid-
  * Its descriptor of a solid-colour image is known by hand: ((c/255 − mean)/std) per channel, L2-normalised.
  */
 export async function writeChannelMeanModel(dir: string, card: object = {}, name = 'mean'): Promise<string> {
-  const g = new OnnxGraph('channel_mean');
+  const g = new OnnxGraph(`channel_mean_${name}`);
   const x = g.input('pixels', ['N', 3, 'H', 'W']);
   const pooled = g.node('GlobalAveragePool', [x]);
   g.node('Flatten', [pooled], { axis: 1 }, ['descriptor']);

@@ -1,0 +1,169 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Gallery, readNpy } from '../src/index.js';
+import { assertClose, expectedColourDescriptor, tempDir, writeChannelMeanModel, writeSolid } from './helpers.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/visid.js');
+const run = promisify(execFile);
+
+async function visid(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const COLOURS: Record<string, [number, number, number][]> = {
+  red: [[250, 10, 10], [220, 30, 20], [200, 0, 40]],
+  green: [[10, 240, 10], [40, 200, 30]],
+  blue: [[0, 20, 250], [30, 30, 200]],
+};
+
+async function setup(t: Parameters<typeof tempDir>[0]) {
+  const dir = tempDir(t);
+  const model = await writeChannelMeanModel(dir);
+  const data = path.join(dir, 'data');
+  for (const [label, list] of Object.entries(COLOURS)) {
+    for (let i = 0; i < list.length; i++) await writeSolid(path.join(data, label, `${i}.png`), list[i]!, 30 + i, 20);
+  }
+  const queries = path.join(dir, 'queries');
+  await writeSolid(path.join(queries, 'red', 'q.png'), [230, 25, 25]);
+  await writeSolid(path.join(queries, 'blue', 'q.png'), [20, 20, 230]);
+  return { dir, model, data, queries, gallery: path.join(dir, 'gallery') };
+}
+
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const f of (await fs.readdir(dir)).sort()) out[f] = (await fs.readFile(path.join(dir, f))).toString('base64');
+  return out;
+}
+
+test('index → search → eval → export on real PNG files with a real ONNX model', async (t) => {
+  const s = await setup(t);
+  const idx = await visid(['index', s.data, '--model', s.model, '--out', s.gallery, '--batch', '3']);
+  assert.equal(idx.code, 0, idx.stderr);
+  assert.match(idx.stdout, /7 added, 0 already there, 0 skipped/);
+  // Not a TTY: plain progress lines on stderr.
+  assert.match(idx.stderr, /index: 7\/7 img \(100%\)/);
+
+  const g = await Gallery.open(s.gallery);
+  assert.deepEqual(g.items.map((i) => i.id), ['blue/0.png', 'blue/1.png', 'green/0.png', 'green/1.png', 'red/0.png', 'red/1.png', 'red/2.png']);
+  assertClose(g.vectors.subarray(4 * 3, 5 * 3), expectedColourDescriptor([250, 10, 10]));
+
+  const search = await visid(['search', s.gallery, path.join(s.queries, 'red', 'q.png'), '--k', '2', '--json']);
+  assert.equal(search.code, 0, search.stderr);
+  const hits = JSON.parse(search.stdout).results[0].hits as Array<{ id: string; label: string; score: number }>;
+  // The nearest colour by cosine to (230,25,25) among the gallery, computed by hand.
+  const q = expectedColourDescriptor([230, 25, 25]);
+  const cos = (c: [number, number, number]) => expectedColourDescriptor(c).reduce((a, v, i) => a + v * q[i]!, 0);
+  const ranked = Object.entries(COLOURS)
+    .flatMap(([label, list]) => list.map((c, i) => ({ id: `${label}/${i}.png`, score: cos(c) })))
+    .sort((a, b) => b.score - a.score);
+  assert.deepEqual(hits.map((h) => h.id), ranked.slice(0, 2).map((r) => r.id));
+  assert.ok(Math.abs(hits[0]!.score - ranked[0]!.score) < 1e-5);
+
+  const unique = await visid(['search', s.gallery, s.queries, '--k', '3', '--unique-labels', '--json']);
+  const labels = JSON.parse(unique.stdout).results.map((r: { labels: Array<{ label: string }> }) => r.labels.map((l) => l.label));
+  assert.equal(labels.length, 2);
+  assert.equal(labels[0][0], 'blue');
+  assert.equal(labels[1][0], 'red');
+  assert.equal(new Set(labels[0]).size, 3);
+
+  const evalRes = await visid(['eval', s.gallery, '--queries', s.queries, '--metrics', 'map@5,recall@1,precision@2', '--json']);
+  assert.equal(evalRes.code, 0, evalRes.stderr);
+  const report = JSON.parse(evalRes.stdout);
+  assert.deepEqual(report.metrics, { 'map@5': 1, 'recall@1': 1, 'precision@2': 1 });
+
+  const text = await visid(['eval', s.gallery, '--queries', s.data, '--exclude-self', '--metrics', 'recall@1']);
+  assert.match(text.stdout, /7 queries against 7 gallery items \(label relevance\)\nrecall@1 +1\.0000/);
+
+  const npy = path.join(s.dir, 'd.npy');
+  const exp = await visid(['export', s.gallery, '--npy', npy]);
+  assert.equal(exp.code, 0, exp.stderr);
+  const arr = await readNpy(npy);
+  assert.deepEqual(arr.shape, [7, 3]);
+  assert.deepEqual([...arr.data], [...g.vectors]);
+
+  const info = await visid(['info', s.gallery, '--json']);
+  assert.deepEqual(JSON.parse(info.stdout).count, 7);
+});
+
+test('re-running index resumes: only new images are embedded', async (t) => {
+  const s = await setup(t);
+  assert.equal((await visid(['index', s.data, '-m', s.model, '-o', s.gallery, '-q'])).code, 0);
+  await writeSolid(path.join(s.data, 'green', 'new.png'), [5, 250, 5]);
+  const again = await visid(['index', s.data, '-m', s.model, '-o', s.gallery]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /1 added, 7 already there/);
+  assert.match(again.stderr, /resuming: 7 items already in/);
+  assert.equal((await Gallery.open(s.gallery)).count, 8);
+  // A different model must not be mixed into the same gallery.
+  const other = await writeChannelMeanModel(s.dir, {}, 'other');
+  const mixed = await visid(['index', s.data, '-m', other, '-o', s.gallery]);
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.stderr, /built with another model/);
+});
+
+test('a corrupt image stops indexing with its name and leaves the stored gallery intact; --skip-bad skips it', async (t) => {
+  const s = await setup(t);
+  assert.equal((await visid(['index', s.data, '-m', s.model, '-o', s.gallery, '-q'])).code, 0);
+  const before = await snapshot(s.gallery);
+  const bad = path.join(s.data, 'red', 'broken.jpg');
+  const good = await fs.readFile(await writeSolid(path.join(s.dir, 'tmp.jpg'), [1, 2, 3], 64, 64));
+  await fs.writeFile(bad, good.subarray(0, good.length >> 1));
+  await writeSolid(path.join(s.data, 'red', 'fine.png'), [240, 5, 5]);
+  const res = await visid(['index', s.data, '-m', s.model, '-o', s.gallery, '-q']);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, new RegExp(`visid: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot decode image`));
+  assert.deepEqual(await snapshot(s.gallery), before);
+
+  const skip = await visid(['index', s.data, '-m', s.model, '-o', s.gallery, '-q', '--skip-bad']);
+  assert.equal(skip.code, 0, skip.stderr);
+  assert.match(skip.stdout, /1 added, 7 already there, 1 skipped/);
+  assert.match(skip.stderr, /skipped red\/broken\.jpg: /);
+  assert.ok((await Gallery.open(s.gallery)).items.some((i) => i.id === 'red/fine.png'));
+});
+
+test('bad arguments and inputs give clear errors and non-zero exits', async (t) => {
+  const s = await setup(t);
+  const noGallery = await visid(['search', path.join(s.dir, 'nope'), s.queries]);
+  assert.equal(noGallery.code, 2);
+  assert.match(noGallery.stderr, /no gallery here/);
+  const badK = await visid(['search', s.gallery, s.queries, '--k', 'zero']);
+  assert.notEqual(badK.code, 0);
+  assert.match(badK.stderr, /'zero' is not a positive integer/);
+  const badMetric = await visid(['eval', s.gallery, '--queries', s.queries, '--metrics', 'f1']);
+  assert.equal(badMetric.code, 2);
+  assert.match(badMetric.stderr, /unknown metric 'f1'/);
+  const noData = await visid(['index', path.join(s.dir, 'missing'), '-m', s.model, '-o', s.gallery]);
+  assert.equal(noData.code, 2);
+  assert.match(noData.stderr, /missing: no such file or folder/);
+});
+
+test('every command has --help', async () => {
+  const top = await visid(['--help']);
+  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'info', 'remove', 'compact']) {
+    assert.match(top.stdout, new RegExp(`\\n  ${cmd} `));
+    const help = await visid([cmd, '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, new RegExp(`Usage: visid ${cmd}`));
+  }
+});
+
+test('visid demo runs the main job on the embedded default model', async (t) => {
+  const dir = tempDir(t);
+  const res = await visid(['demo', '--out', path.join(dir, 'demo'), '--classes', '4']);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /indexed 24 images/);
+  // Unoccluded photos of the same synthetic place are found by colour and layout alone.
+  assert.match(res.stdout, /evaluation over 8 queries:\n\s+map@5\s+1\.0000/);
+  assert.match(res.stdout, /queries with red occlusions/);
+});
