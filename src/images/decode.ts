@@ -35,7 +35,7 @@ export async function decodeRgb(input: string | Uint8Array, options: DecodeOptio
   const name = options.name ?? (typeof input === 'string' ? input : '<buffer>');
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   try {
-    let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'truncated', pages: 1 }).rotate();
+    let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'truncated', pages: 1, autoOrient: true });
     if (options.width !== undefined && options.height !== undefined) {
       pipeline = pipeline.resize(options.width, options.height, {
         fit: options.resize === 'exact' ? 'fill' : 'cover',

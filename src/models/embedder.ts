@@ -16,6 +16,8 @@ export interface EmbedderOptions {
   threads?: number;
   /** Decode worker threads (default: one per core; 0 decodes on the main thread). */
   workers?: number;
+  /** Let onnxruntime's threads spin while waiting (faster only when nothing else needs the cores). Default false. */
+  spinning?: boolean;
 }
 
 export interface EmbedOptions {
@@ -77,6 +79,8 @@ export class Embedder {
         intraOpNumThreads: options.threads ?? availableParallelism(),
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
+        // Spinning onnxruntime threads would steal the cores the decode workers need between batches.
+        extra: options.spinning ? undefined : { session: { intra_op: { allow_spinning: '0' } } },
       });
     } catch (err) {
       throw new VisidError('E_MODEL', `onnxruntime cannot load the model: ${(err as Error).message}`, { item: modelPath, cause: err });

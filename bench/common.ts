@@ -1,0 +1,32 @@
+// Shared benchmark helpers: medians, formatted figures, peak memory of this process.
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function mib(kb: number): string {
+  return `${(kb / 1024).toFixed(0)} MiB`;
+}
+
+export function peakRssKb(): number {
+  return process.resourceUsage().maxRSS;
+}
+
+/** Parses --name value flags into a record (numbers where they parse). */
+export function flags(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) out[a.slice(2)] = 'true';
+      else {
+        out[a.slice(2)] = next;
+        i++;
+      }
+    }
+  }
+  return out;
+}
