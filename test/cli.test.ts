@@ -94,6 +94,19 @@ test('index → search → eval → export on real PNG files with a real ONNX mo
 
   const info = await visid(['info', s.gallery, '--json']);
   assert.deepEqual(JSON.parse(info.stdout).count, 7);
+
+  // Round trip through numpy's format: import the exported descriptors into a new gallery.
+  const meta = path.join(s.dir, 'd.jsonl');
+  await visid(['export', s.gallery, '--npy', npy, '--meta', meta]);
+  const copy = path.join(s.dir, 'copy');
+  const imp = await visid(['import', copy, '--npy', npy, '--meta', meta]);
+  assert.equal(imp.code, 0, imp.stderr);
+  const copied = await Gallery.open(copy);
+  assert.deepEqual([...copied.vectors], [...g.vectors]);
+  assert.deepEqual(copied.items, g.items);
+  const dup = await visid(['import', copy, '--npy', npy, '--meta', meta]);
+  assert.equal(dup.code, 2);
+  assert.match(dup.stderr, /blue\/0\.png: id is already in the gallery/);
 });
 
 test('re-running index resumes: only new images are embedded', async (t) => {
@@ -150,7 +163,7 @@ test('bad arguments and inputs give clear errors and non-zero exits', async (t) 
 
 test('every command has --help', async () => {
   const top = await visid(['--help']);
-  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'info', 'remove', 'compact']) {
+  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact']) {
     assert.match(top.stdout, new RegExp(`\\n  ${cmd} `));
     const help = await visid([cmd, '--help']);
     assert.equal(help.code, 0);

@@ -1,6 +1,10 @@
 // `visid export`, `visid info`, `visid remove`, `visid compact`: inspect and maintain a gallery.
 import { Command } from 'commander';
-import { Gallery } from '../index/gallery.js';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { Gallery, GalleryItem } from '../index/gallery.js';
+import { readNpy } from '../index/npy.js';
+import { VisidError } from '../util/errors.js';
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -53,5 +57,45 @@ export function compactCommand(): Command {
       const g = await Gallery.open(dir);
       await g.compact();
       process.stdout.write(`compacted ${g.dir}: ${g.count} items\n`);
+    });
+}
+
+export function importCommand(): Command {
+  return new Command('import')
+    .description('add descriptors from a NumPy .npy file (n × dim float32) with their items (JSONL, one per row) to a gallery')
+    .argument('<gallery>', 'gallery folder (created if missing)')
+    .requiredOption('--npy <file>', '.npy file of n × dim descriptors')
+    .requiredOption('--meta <file>', 'JSONL with one item per row: {"id": ..., "label": ...}')
+    .option('--model-id <id>', 'id of the model that made the descriptors (default: derived from the .npy content)')
+    .action(async (dir: string, o: { npy: string; meta: string; modelId?: string }) => {
+      const text = await fs.readFile(o.meta, 'utf8').catch(() => {
+        throw new VisidError('E_NOT_FOUND', 'cannot read the items file', { item: o.meta });
+      });
+      const items = text
+        .split('\n')
+        .map((line, i) => ({ line, n: i + 1 }))
+        .filter(({ line }) => line.trim().length > 0)
+        .map(({ line, n }) => {
+          let item: unknown;
+          try {
+            item = JSON.parse(line);
+          } catch {
+            throw new VisidError('E_INPUT', 'invalid JSON', { item: `${o.meta}:${n}` });
+          }
+          if (typeof item !== 'object' || item === null || typeof (item as GalleryItem).id !== 'string') {
+            throw new VisidError('E_INPUT', 'each line needs an "id" string', { item: `${o.meta}:${n}` });
+          }
+          return item as GalleryItem;
+        });
+      let gallery: Gallery;
+      if (await Gallery.exists(dir)) gallery = await Gallery.open(dir);
+      else {
+        const { shape } = await readNpy(o.npy);
+        if (shape.length !== 2) throw new VisidError('E_DIM', `expected a 2-d array, got shape (${shape.join(', ')})`, { item: o.npy });
+        const id = o.modelId ?? `imported-${createHash('sha256').update(await fs.readFile(o.npy)).digest('hex').slice(0, 16)}`;
+        gallery = await Gallery.create(dir, { dim: shape[1]!, model: { id, name: 'imported descriptors' } });
+      }
+      await gallery.importNpy(o.npy, items);
+      process.stdout.write(`imported ${items.length} descriptors into ${gallery.dir} (${gallery.count} items)\n`);
     });
 }

@@ -4,7 +4,7 @@ import { VisidError } from '../util/errors.js';
 import { indexCommand } from './index-command.js';
 import { searchCommand } from './search-command.js';
 import { evalCommand } from './eval-command.js';
-import { compactCommand, exportCommand, infoCommand, removeCommand } from './gallery-commands.js';
+import { compactCommand, exportCommand, importCommand, infoCommand, removeCommand } from './gallery-commands.js';
 import { demoCommand } from './demo-command.js';
 
 export function buildProgram(): Command {
@@ -13,7 +13,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), infoCommand(), removeCommand(), compactCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

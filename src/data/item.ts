@@ -1,10 +1,7 @@
 // What one data-set item is: a stable id (path relative to the data root) and whatever labels and coordinates it carries.
 
-export interface Item {
-  /** Stable id: the path relative to the data root, with '/' separators. */
-  id: string;
-  /** Absolute path of the image file. */
-  path: string;
+/** What an item may carry besides its id and file: labels, coordinates, split and group. */
+export interface ItemAttributes {
   /** Single class label (identity, hotel id, ...). */
   label?: string;
   /** Several labels (multi-label sets). */
@@ -15,6 +12,15 @@ export interface Item {
   utmNorth?: number;
   split?: string;
   group?: string;
+}
+
+export const ITEM_ATTRIBUTE_KEYS = ['label', 'labels', 'lat', 'lon', 'utmEast', 'utmNorth', 'split', 'group'] as const satisfies readonly (keyof ItemAttributes)[];
+
+export interface Item extends ItemAttributes {
+  /** Stable id: the path relative to the data root, with '/' separators. */
+  id: string;
+  /** Absolute path of the image file. */
+  path: string;
 }
 
 export interface Dataset {

@@ -8,14 +8,14 @@ import type { PreprocessSpec } from './preprocess.js';
 // Each worker is one of several in parallel: one libvips thread each avoids oversubscribing the cores.
 sharp.concurrency(1);
 
-parentPort!.on('message', async (msg: { id: number; path: string; spec: PreprocessSpec; flip: boolean }) => {
+parentPort!.on('message', async (msg: { path: string; spec: PreprocessSpec; flip: boolean }) => {
   try {
     const { tensor, flipped } = await preprocessImage(msg.path, msg.spec, msg.flip);
     const transfer = [tensor.buffer as ArrayBuffer];
     if (flipped) transfer.push(flipped.buffer as ArrayBuffer);
-    parentPort!.postMessage({ id: msg.id, tensor, flipped }, transfer);
+    parentPort!.postMessage({ tensor, flipped }, transfer);
   } catch (err) {
     const e = err instanceof VisidError ? err : new VisidError('E_IMAGE', (err as Error).message, { item: msg.path });
-    parentPort!.postMessage({ id: msg.id, error: { code: e.code, message: e.message, item: e.item } });
+    parentPort!.postMessage({ error: { code: e.code, message: e.message, item: e.item } });
   }
 });

@@ -5,7 +5,6 @@ import { VisidError, VisidErrorCode } from '../util/errors.js';
 import { Preprocessed, PreprocessSpec, preprocessImage } from './preprocess.js';
 
 interface Job {
-  id: number;
   path: string;
   spec: PreprocessSpec;
   flip: boolean;
@@ -13,20 +12,19 @@ interface Job {
   reject: (e: Error) => void;
 }
 
-type Reply = { id: number; tensor?: Float32Array; flipped?: Float32Array; error?: { code: VisidErrorCode; message: string; item?: string } };
+type Reply = { tensor?: Float32Array; flipped?: Float32Array; error?: { code: VisidErrorCode; message: string; item?: string } };
 
 export interface ImagePoolOptions {
   /** Worker threads; 0 decodes on the calling thread (sharp still uses its own threads). Default: one per core. */
   workers?: number;
 }
 
+/** Each worker holds at most one job; replies come back in the worker's order, so one slot per worker suffices. */
 export class ImagePool {
-  private readonly workers: Worker[] = [];
+  private readonly busy = new Map<Worker, Job>();
   private readonly idle: Worker[] = [];
   private readonly queue: Job[] = [];
-  private readonly running = new Map<number, Job>();
   private readonly size: number;
-  private nextId = 0;
   private closed = false;
 
   constructor(options: ImagePoolOptions = {}) {
@@ -38,7 +36,7 @@ export class ImagePool {
     if (this.closed) return Promise.reject(new VisidError('E_INPUT', 'image pool is closed'));
     if (this.size === 0) return preprocessImage(path, spec, flip);
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, path, spec, flip, resolve, reject });
+      this.queue.push({ path, spec, flip, resolve, reject });
       this.pump();
     });
   }
@@ -46,29 +44,32 @@ export class ImagePool {
   private spawn(): Worker {
     const worker = new Worker(new URL('./decode-worker.js', import.meta.url));
     worker.on('message', (reply: Reply) => {
-      const job = this.running.get(reply.id);
-      this.running.delete(reply.id);
+      const job = this.busy.get(worker);
+      this.busy.delete(worker);
       // An idle worker must not keep the process alive; a busy one must.
       worker.unref();
       this.idle.push(worker);
       if (job) {
-        if (reply.error) job.reject(new VisidError(reply.error.code, reply.error.message.replace(`${reply.error.item}: `, ''), { item: reply.error.item }));
-        else job.resolve({ tensor: reply.tensor!, flipped: reply.flipped });
-      }
-      this.pump();
-    });
-    worker.on('error', (err) => {
-      // A crashed worker fails the jobs it held; the pool replaces it on demand.
-      for (const [id, job] of this.running) {
-        if ((job as Job & { worker?: Worker }).worker === worker) {
-          this.running.delete(id);
-          job.reject(err);
+        if (!reply.error) job.resolve({ tensor: reply.tensor!, flipped: reply.flipped });
+        else {
+          const { code, message, item } = reply.error;
+          job.reject(new VisidError(code, item && message.startsWith(`${item}: `) ? message.slice(item.length + 2) : message, { item }));
         }
       }
-      this.workers.splice(this.workers.indexOf(worker), 1);
       this.pump();
     });
-    this.workers.push(worker);
+    const fail = (err: Error) => {
+      // A crashed worker fails the job it held; the pool starts a new worker on demand.
+      this.busy.get(worker)?.reject(new VisidError('E_IMAGE', `decoder thread failed: ${err.message}`, { item: this.busy.get(worker)?.path }));
+      this.busy.delete(worker);
+      const i = this.idle.indexOf(worker);
+      if (i >= 0) this.idle.splice(i, 1);
+      this.pump();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (!this.closed && this.busy.has(worker)) fail(new Error(`exited with code ${code}`));
+    });
     return worker;
   }
 
@@ -76,21 +77,22 @@ export class ImagePool {
     while (this.queue.length > 0) {
       let worker = this.idle.pop();
       if (!worker) {
-        if (this.workers.length >= this.size) return;
+        if (this.busy.size >= this.size) return;
         worker = this.spawn();
       }
       const job = this.queue.shift()!;
-      (job as Job & { worker?: Worker }).worker = worker;
-      this.running.set(job.id, job);
+      this.busy.set(worker, job);
       worker.ref();
-      worker.postMessage({ id: job.id, path: job.path, spec: job.spec, flip: job.flip });
+      worker.postMessage({ path: job.path, spec: job.spec, flip: job.flip });
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers.length = 0;
+    const workers = [...this.idle, ...this.busy.keys()];
+    for (const job of this.queue.splice(0)) job.reject(new VisidError('E_INPUT', 'image pool closed', { item: job.path }));
     this.idle.length = 0;
+    this.busy.clear();
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }

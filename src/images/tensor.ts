@@ -24,23 +24,28 @@ export function rgbToTensor(
   offset = 0,
 ): Float32Array {
   const plane = width * height;
-  const scale = [1 / (255 * norm.std[0]), 1 / (255 * norm.std[1]), 1 / (255 * norm.std[2])];
-  const shift = [norm.mean[0] / norm.std[0], norm.mean[1] / norm.std[1], norm.mean[2] / norm.std[2]];
-  const s0 = scale[0]!, s1 = scale[1]!, s2 = scale[2]!;
-  const b0 = shift[0]!, b1 = shift[1]!, b2 = shift[2]!;
+  const s0 = 1 / (255 * norm.std[0]), s1 = 1 / (255 * norm.std[1]), s2 = 1 / (255 * norm.std[2]);
+  const b0 = norm.mean[0] / norm.std[0], b1 = norm.mean[1] / norm.std[1], b2 = norm.mean[2] / norm.std[2];
+  // One tight loop per row and layout: this runs for every pixel of every image, on the decode workers.
   for (let y = 0; y < height; y++) {
-    const rowIn = y * width;
-    for (let x = 0; x < width; x++) {
-      const src = 3 * (rowIn + (flip ? width - 1 - x : x));
-      const dst = rowIn + x;
-      if (layout === 'NCHW') {
-        out[offset + dst] = rgb[src]! * s0 - b0;
-        out[offset + plane + dst] = rgb[src + 1]! * s1 - b1;
-        out[offset + 2 * plane + dst] = rgb[src + 2]! * s2 - b2;
-      } else {
-        out[offset + 3 * dst] = rgb[src]! * s0 - b0;
-        out[offset + 3 * dst + 1] = rgb[src + 1]! * s1 - b1;
-        out[offset + 3 * dst + 2] = rgb[src + 2]! * s2 - b2;
+    const row = y * width;
+    let src = 3 * (flip ? row + width - 1 : row);
+    const step = flip ? -3 : 3;
+    if (layout === 'NCHW') {
+      let r = offset + row;
+      const end = r + width;
+      for (; r < end; r++, src += step) {
+        out[r] = rgb[src]! * s0 - b0;
+        out[r + plane] = rgb[src + 1]! * s1 - b1;
+        out[r + 2 * plane] = rgb[src + 2]! * s2 - b2;
+      }
+    } else {
+      let d = offset + 3 * row;
+      const end = d + 3 * width;
+      for (; d < end; d += 3, src += step) {
+        out[d] = rgb[src]! * s0 - b0;
+        out[d + 1] = rgb[src + 1]! * s1 - b1;
+        out[d + 2] = rgb[src + 2]! * s2 - b2;
       }
     }
   }

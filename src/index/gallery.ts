@@ -3,21 +3,14 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
+import type { ItemAttributes } from '../data/item.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { assertFiniteRows } from '../util/vectors.js';
 import { encodeNpy, readNpy } from './npy.js';
 
 /** What is stored per gallery row besides its descriptor. */
-export interface GalleryItem {
+export interface GalleryItem extends ItemAttributes {
   id: string;
-  label?: string;
-  labels?: string[];
-  lat?: number;
-  lon?: number;
-  utmEast?: number;
-  utmNorth?: number;
-  group?: string;
-  split?: string;
   /** Image path, relative to the gallery's dataRoot when it has one. */
   path?: string;
 }

@@ -1,7 +1,7 @@
 // Embeds a data set into a gallery in resumable chunks: items already stored are skipped, each chunk commits atomically.
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
-import type { Dataset, Item } from '../data/item.js';
+import { Dataset, Item, ITEM_ATTRIBUTE_KEYS } from '../data/item.js';
 import { isInside } from '../data/paths.js';
 import { Gallery, GalleryItem } from '../index/gallery.js';
 import type { EmbedConfig, Embedder } from '../models/embedder.js';
@@ -32,7 +32,7 @@ export interface IndexSummary {
 
 export function toGalleryItem(item: Item, dataRoot: string): GalleryItem {
   const out: GalleryItem = { id: item.id };
-  for (const key of ['label', 'labels', 'lat', 'lon', 'utmEast', 'utmNorth', 'group', 'split'] as const) {
+  for (const key of ITEM_ATTRIBUTE_KEYS) {
     if (item[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = item[key];
   }
   out.path = isInside(dataRoot, item.path) ? path.relative(dataRoot, item.path).split(path.sep).join('/') : item.path;
