@@ -126,6 +126,14 @@ test('gallery search: ids, labels, scores; unique labels widen until k labels ar
   await l2.close();
 });
 
+test('an empty gallery answers every query with no hits and no labels', async (t) => {
+  const g = await Gallery.create(path.join(tempDir(t), 'empty'), { dim: 2, model: { id: 'm' } });
+  const s = await GallerySearcher.create(g);
+  assert.deepEqual(await s.search(Float32Array.from([1, 0, 0, 1]), { k: 3 }), [[], []]);
+  assert.deepEqual(await s.searchLabels(Float32Array.from([1, 0]), { k: 5 }), [[]]);
+  await s.close();
+});
+
 test('evaluateRetrieval: label relevance and geo relevance, worked by hand', async (t) => {
   const s = await GallerySearcher.create(await labelledGallery(t));
   // q1 at 52° → ranking c45 (7°), b80 (28°), a20 (32°), b90 (38°), a10, a0. First B at rank 2 → MAP@5 = 1/2.

@@ -80,7 +80,7 @@ export class Embedder {
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         // Spinning onnxruntime threads would steal the cores the decode workers need between batches.
-        extra: options.spinning ? undefined : { session: { intra_op: { allow_spinning: '0' } } },
+        ...(options.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
       });
     } catch (err) {
       throw new VisidError('E_MODEL', `onnxruntime cannot load the model: ${(err as Error).message}`, { item: modelPath, cause: err });
@@ -101,7 +101,8 @@ export class Embedder {
       }
     }
     const modelId = createHash('sha256').update(bytes).digest('hex');
-    const embedder = new Embedder(modelPath, modelId, card, session, new ImagePool({ workers: options.workers }), inputName, outputName, fixedSpatial);
+    const pool = new ImagePool({ workers: options.workers });
+    const embedder = new Embedder(modelPath, modelId, card, session, pool, inputName, outputName, fixedSpatial);
     embedder.dim = card.outputDim;
     return embedder;
   }

@@ -74,7 +74,7 @@ export class GallerySearcher {
     }
     const results: LabelHit[][] = new Array(nq);
     let todo = [...Array(nq).keys()];
-    let depth = Math.min(Math.max(4 * k, 32), this.gallery.count);
+    let depth = Math.max(1, Math.min(Math.max(4 * k, 32), this.gallery.count));
     for (;;) {
       const sub = new Float32Array(todo.length * this.gallery.dim);
       todo.forEach((q, i) => sub.set(queries.subarray(q * this.gallery.dim, (q + 1) * this.gallery.dim), i * this.gallery.dim));
