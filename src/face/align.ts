@@ -106,15 +106,28 @@ export const ARCFACE_TEMPLATE_112: readonly Point[] = [
 ];
 
 /**
- * The template for a `size`×`size` chip: ArcFace's points scaled by `zoom` about the chip centre (zoom < 1 leaves
- * more context around the face, as models trained on looser crops expect).
+ * The framing the shipped recognition net (dlib's ResNet via face-api) expects on its 150×150 chip: the mean
+ * 5-point layout of the 69 faces in the shared deepface photos inside the detector's squared boxes, made
+ * left-right symmetric. It places the face higher and larger than ArcFace's template.
  */
-export function faceTemplate(size: number, zoom = 1): Point[] {
-  return ARCFACE_TEMPLATE_112.map(([x, y]) => [((x / 112 - 0.5) * zoom + 0.5) * size, ((y / 112 - 0.5) * zoom + 0.5) * size]);
+export const FACE_API_TEMPLATE_150: readonly Point[] = [
+  [48.4, 55.9],
+  [101.6, 55.9],
+  [75.0, 88.25],
+  [51.7, 111.9],
+  [98.3, 111.9],
+];
+
+/**
+ * A template for a `size`×`size` chip: `base` (given for a `baseSize` chip) scaled to `size` and by `zoom`
+ * about the chip centre (zoom < 1 leaves more context around the face).
+ */
+export function faceTemplate(size: number, zoom = 1, base: readonly Point[] = ARCFACE_TEMPLATE_112, baseSize = 112): Point[] {
+  return base.map(([x, y]) => [((x / baseSize - 0.5) * zoom + 0.5) * size, ((y / baseSize - 0.5) * zoom + 0.5) * size]);
 }
 
-/** Aligns the face with these 5 points into a size×size chip on the template. */
-export function alignFace(image: RgbImage, five: readonly Point[], size: number, zoom = 1): { chip: RgbImage; transform: Affine } {
-  const transform = similarityTransform(five, faceTemplate(size, zoom));
+/** Aligns the face with these 5 points into a size×size chip on `template` (default: ArcFace's, scaled). */
+export function alignFace(image: RgbImage, five: readonly Point[], size: number, zoom = 1, template?: readonly Point[]): { chip: RgbImage; transform: Affine } {
+  const transform = similarityTransform(five, template ?? faceTemplate(size, zoom));
   return { chip: warpAffine(image, transform, size, size), transform };
 }
