@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cosineToSquaredDistance, evaluateVerification, kFoldSplits, rocCurve, rocSvg } from '../src/eval/verification.js';
+import { balancedFoldOrder, cosineToSquaredDistance, evaluateVerification, kFoldSplits, rocCurve, rocSvg } from '../src/eval/verification.js';
 
 // Two folds of four pairs, worked by hand (see each step below).
 const distances = [0.2, 0.8, 1.2, 0.3, /* fold B */ 0.4, 0.9, 1.1, 1.6];
@@ -45,4 +45,12 @@ test('folds are contiguous like KFold without shuffling; distances from cosines'
   assert.equal(cosineToSquaredDistance(1), 0);
   assert.equal(cosineToSquaredDistance(-1), 4);
   assert.throws(() => evaluateVerification([NaN, 1], [true, false], { folds: 2 }), /finite/);
+});
+
+test('balancedFoldOrder deals matched and mismatched pairs evenly over contiguous folds', () => {
+  // Sorted by label: 4 matched then 6 mismatched; 2 folds of 5 each get 2 matched and 3 mismatched.
+  const same = [true, true, true, true, false, false, false, false, false, false];
+  const order = balancedFoldOrder(same, 2);
+  assert.deepEqual([...order].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  for (const fold of kFoldSplits(10, 2)) assert.equal(fold.filter((i) => same[order[i]!]).length, 2);
 });

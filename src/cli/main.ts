@@ -6,6 +6,7 @@ import { searchCommand } from './search-command.js';
 import { evalCommand } from './eval-command.js';
 import { compactCommand, exportCommand, importCommand, infoCommand, removeCommand } from './gallery-commands.js';
 import { demoCommand } from './demo-command.js';
+import { faceCommand } from './face-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('visid')
@@ -13,7 +14,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

@@ -175,3 +175,17 @@ export function rocSvg(roc: Array<[number, number]>, title: string): string {
     `<polyline points="${pts}" fill="none" stroke="#c0392b" stroke-width="2"/></svg>\n`
   );
 }
+
+/**
+ * An order of the pairs under which contiguous k-fold splitting gives every fold the same share of matched and
+ * mismatched pairs (LFW's pairs.txt is already built that way; a list sorted by label is not).
+ * Returns indices into the original list.
+ */
+export function balancedFoldOrder(same: boolean[], k: number): number[] {
+  const pos = same.flatMap((s, i) => (s ? [i] : []));
+  const neg = same.flatMap((s, i) => (s ? [] : [i]));
+  const folds: number[][] = Array.from({ length: k }, () => []);
+  pos.forEach((i, j) => folds[j % k]!.push(i));
+  neg.forEach((i, j) => folds[(pos.length + j) % k]!.push(i));
+  return folds.flat();
+}
