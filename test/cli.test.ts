@@ -163,11 +163,17 @@ test('bad arguments and inputs give clear errors and non-zero exits', async (t) 
 
 test('every command has --help', async () => {
   const top = await visid(['--help']);
-  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact']) {
+  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face']) {
     assert.match(top.stdout, new RegExp(`\\n  ${cmd} `));
     const help = await visid([cmd, '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, new RegExp(`Usage: visid ${cmd}`));
+  }
+  for (const sub of ['verify', 'enroll', 'identify', 'eval-lfw', 'eval-pairs']) {
+    const help = await visid(['face', sub, '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, new RegExp(`Usage: visid face ${sub}`));
+    assert.match(help.stdout, /--min-score/);
   }
 });
 

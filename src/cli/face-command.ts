@@ -20,30 +20,48 @@ function scoreOption(value: string): number {
   return n;
 }
 
+interface DetectFlags {
+  minScore: number;
+  minSize: number;
+}
+
+/** Detector thresholds shared by every face command. */
+function withDetectFlags(cmd: Command): Command {
+  return cmd
+    .option('--min-score <p>', 'face detector score threshold', (v: string) => {
+      const n = Number(v);
+      if (!(n > 0 && n < 1)) throw new VisidError('E_INPUT', `--min-score must be in (0, 1), got '${v}'`);
+      return n;
+    }, 0.5)
+    .option('--min-size <px>', 'ignore faces smaller than this (pixels)', positiveInt, 24);
+}
+
+const detectOf = (o: DetectFlags) => ({ minScore: o.minScore, minSize: o.minSize });
+
 function verifyCommand(): Command {
-  return new Command('verify')
+  return withDetectFlags(new Command('verify'))
     .description('1:1 verification: are the faces in two photos the same person? (exactly one face per photo)')
     .argument('<a>', 'first photo')
     .argument('<b>', 'second photo')
     .option('-t, --threshold <cosine>', `same when the cosine similarity is at least this (default ${FACE_MODEL.threshold}, from the model card)`, scoreOption)
     .option('--flip', 'average the descriptor of the mirrored face in')
     .option('--json', 'print JSON')
-    .action(async (a: string, b: string, o: { threshold?: number; flip?: boolean; json?: boolean }) => {
+    .action(async (a: string, b: string, o: DetectFlags & { threshold?: number; flip?: boolean; json?: boolean }) => {
       const system = await FaceSystem.load();
-      const r = await verifyFiles(system, a, b, { threshold: o.threshold, flip: o.flip });
+      const r = await verifyFiles(system, a, b, { ...detectOf(o), threshold: o.threshold, flip: o.flip });
       if (o.json) process.stdout.write(JSON.stringify({ a, b, ...r }, null, 2) + '\n');
       else process.stdout.write(`${r.same ? 'same person' : 'different people'}: score ${r.score.toFixed(4)} (threshold ${r.threshold}), distance ${r.distance.toFixed(4)}\n`);
     });
 }
 
 function enrollCommand(): Command {
-  return new Command('enroll')
+  return withDetectFlags(new Command('enroll'))
     .description('enrol people from a folder per person (<root>/<name>/*.jpg) into a face gallery; photos with no face or several faces are skipped with a warning')
     .argument('<root>', 'folder with one sub-folder per person')
     .requiredOption('-o, --out <gallery>', 'gallery folder to create or extend')
     .option('--flip', 'average the descriptor of the mirrored face in')
     .option('-q, --quiet', 'no progress output')
-    .action(async (root: string, o: { out: string; flip?: boolean; quiet?: boolean }) => {
+    .action(async (root: string, o: DetectFlags & { out: string; flip?: boolean; quiet?: boolean }) => {
       const dataset = await readFolderDataset(root);
       const system = await FaceSystem.load();
       const modelId = await faceModelId();
@@ -60,7 +78,7 @@ function enrollCommand(): Command {
           process.stderr.write(`warning: ${item.id}: not in a person's folder, skipped\n`);
           continue;
         }
-        const { image, faces } = await detectInFile(system, item.path).catch((err: Error) => {
+        const { image, faces } = await detectInFile(system, item.path, detectOf(o)).catch((err: Error) => {
           process.stderr.write(`warning: ${err.message}, skipped\n`);
           return { image: undefined, faces: [] as never[] };
         });
@@ -85,7 +103,7 @@ function enrollCommand(): Command {
 }
 
 function identifyCommand(): Command {
-  return new Command('identify')
+  return withDetectFlags(new Command('identify'))
     .description('1:N identification: every face in a photo with its top-k enrolled identities, or unknown below the threshold')
     .argument('<gallery>', 'face gallery made by visid face enroll')
     .argument('<photo>', 'photo to identify')
@@ -93,13 +111,13 @@ function identifyCommand(): Command {
     .option('-t, --threshold <cosine>', 'below this best score a face is unknown (default: the gallery\'s)', scoreOption)
     .option('--annotate <out.png>', 'write the photo with boxes and names')
     .option('--json', 'print JSON')
-    .action(async (dir: string, photo: string, o: { k: number; threshold?: number; annotate?: string; json?: boolean }) => {
+    .action(async (dir: string, photo: string, o: DetectFlags & { k: number; threshold?: number; annotate?: string; json?: boolean }) => {
       const gallery = await Gallery.open(dir);
       if (gallery.model.id !== (await faceModelId())) throw new VisidError('E_GALLERY', 'not a face gallery made with this face model', { item: dir });
       const config = (gallery.model.config ?? {}) as { flip?: boolean; threshold?: number };
       const threshold = o.threshold ?? config.threshold ?? FACE_MODEL.threshold;
       const system = await FaceSystem.load();
-      const { image, faces } = await detectInFile(system, photo);
+      const { image, faces } = await detectInFile(system, photo, detectOf(o));
       const searcher = await GallerySearcher.create(gallery);
       const results = [];
       for (const face of faces) {
@@ -145,7 +163,7 @@ async function annotate(photo: string, faces: Array<{ box: { x: number; y: numbe
 }
 
 function evalPairsCommand(name: string, description: string, read: (o: { pairs: string; root: string }) => Promise<FacePair[]>, balance: boolean): Command {
-  return new Command(name)
+  return withDetectFlags(new Command(name))
     .description(description)
     .argument('<root>', 'image root (LFW: <root>/<name>/<name>_0001.jpg; CSV: ignored, paths are relative to the CSV)')
     .requiredOption('--pairs <file>', 'pairs file')
@@ -155,7 +173,7 @@ function evalPairsCommand(name: string, description: string, read: (o: { pairs: 
     .option('--far <list>', 'FAR targets for TAR@FAR', '0.001,0.01')
     .option('--json', 'print JSON')
     .option('-q, --quiet', 'no progress output')
-    .action(async (root: string, o: { pairs: string; folds: number; flip?: boolean; roc?: string; far: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (root: string, o: DetectFlags & { pairs: string; folds: number; flip?: boolean; roc?: string; far: string; json?: boolean; quiet?: boolean }) => {
       let pairs = await read({ pairs: o.pairs, root });
       if (balance) pairs = balancedFoldOrder(pairs.map((p) => p.same), o.folds).map((i) => pairs[i]!);
       const system = await FaceSystem.load();
@@ -166,7 +184,7 @@ function evalPairsCommand(name: string, description: string, read: (o: { pairs: 
       for (const f of files) {
         progress.tick();
         try {
-          const { image, faces } = await detectInFile(system, f);
+          const { image, faces } = await detectInFile(system, f, detectOf(o));
           // insightface's LFW chips hold one centred face; here the best-scoring face stands for the photo.
           if (faces.length > 0) emb.set(f, await system.embedFace(image, faces[0]!, { flip: o.flip }));
           else failed.push(`${f}: no face`);
