@@ -11,7 +11,8 @@ import { GallerySearcher } from '../search/gallery-search.js';
 import { balancedFoldOrder, cosineToSquaredDistance, evaluateVerification, rocSvg } from '../eval/verification.js';
 import { FaceSystem } from '../face/faces.js';
 import { readCsvPairs, readLfwPairs, FacePair } from '../face/pairs.js';
-import { cosine, detectInFile, FACE_MODEL, faceModelId, singleFace, verifyFiles } from '../face/service.js';
+import { cosine, detectInFile, FACE_MODEL, faceModelId, verifyFiles } from '../face/service.js';
+import { facesOfPhotos } from '../face/face-pool.js';
 import { positiveInt } from './options.js';
 
 function scoreOption(value: string): number {
@@ -61,35 +62,29 @@ function enrollCommand(): Command {
     .requiredOption('-o, --out <gallery>', 'gallery folder to create or extend')
     .option('--flip', 'average the descriptor of the mirrored face in')
     .option('-q, --quiet', 'no progress output')
-    .action(async (root: string, o: DetectFlags & { out: string; flip?: boolean; quiet?: boolean }) => {
+    .option('--workers <n>', 'photos processed in parallel (one model copy each)', positiveInt)
+    .action(async (root: string, o: DetectFlags & { out: string; flip?: boolean; quiet?: boolean; workers?: number }) => {
       const dataset = await readFolderDataset(root);
-      const system = await FaceSystem.load();
       const modelId = await faceModelId();
       let gallery = (await Gallery.exists(o.out)) ? await Gallery.open(o.out) : undefined;
       if (gallery && gallery.model.id !== modelId) throw new VisidError('E_GALLERY', 'gallery was not built with the face model', { item: o.out });
       const have = new Set(gallery?.items.map((i) => i.id) ?? []);
       const todo = dataset.items.filter((it) => !have.has(it.id));
-      const progress = createProgress({ label: 'enrol', total: todo.length, unit: 'photos', quiet: o.quiet });
+      for (const item of todo.filter((it) => !it.label)) process.stderr.write(`warning: ${item.id}: not in a person's folder, skipped\n`);
+      const labelled = todo.filter((it) => it.label);
+      const progress = createProgress({ label: 'enrol', total: labelled.length, unit: 'photos', quiet: o.quiet });
+      const found = await facesOfPhotos(labelled.map((it) => it.path), { ...detectOf(o), flip: o.flip }, o.workers, () => progress.tick());
       const vectors: Float32Array[] = [];
       const items: { id: string; label?: string; path: string }[] = [];
-      for (const item of todo) {
-        progress.tick();
-        if (!item.label) {
-          process.stderr.write(`warning: ${item.id}: not in a person's folder, skipped\n`);
-          continue;
+      labelled.forEach((item, i) => {
+        const r = found[i]!;
+        if (r instanceof Error) process.stderr.write(`warning: ${r.message}, skipped\n`);
+        else if (r.faces.length !== 1) process.stderr.write(`warning: ${item.id}: ${r.faces.length === 0 ? 'no face' : `${r.faces.length} faces`} found, skipped\n`);
+        else {
+          vectors.push(r.faces[0]!.embedding);
+          items.push({ id: item.id, label: item.label, path: item.id });
         }
-        const { image, faces } = await detectInFile(system, item.path, detectOf(o)).catch((err: Error) => {
-          process.stderr.write(`warning: ${err.message}, skipped\n`);
-          return { image: undefined, faces: [] as never[] };
-        });
-        if (!image) continue;
-        if (faces.length !== 1) {
-          process.stderr.write(`warning: ${item.id}: ${faces.length === 0 ? 'no face' : `${faces.length} faces`} found, skipped\n`);
-          continue;
-        }
-        vectors.push(await system.embedFace(image, faces[0]!, { flip: o.flip }));
-        items.push({ id: item.id, label: item.label, path: item.id });
-      }
+      });
       progress.done();
       if (items.length > 0) {
         gallery ??= await Gallery.create(o.out, { dim: 128, dataRoot: dataset.root, model: { id: modelId, name: FACE_MODEL.name, config: { kind: 'face', flip: o.flip ?? false, threshold: FACE_MODEL.threshold } } });
@@ -171,27 +166,24 @@ function evalPairsCommand(name: string, description: string, read: (o: { pairs: 
     .option('--flip', 'average the descriptor of the mirrored face in')
     .option('--roc <file.svg>', 'write the ROC curve as SVG')
     .option('--far <list>', 'FAR targets for TAR@FAR', '0.001,0.01')
+    .option('--workers <n>', 'photos processed in parallel (one model copy each)', positiveInt)
     .option('--json', 'print JSON')
     .option('-q, --quiet', 'no progress output')
-    .action(async (root: string, o: DetectFlags & { pairs: string; folds: number; flip?: boolean; roc?: string; far: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (root: string, o: DetectFlags & { workers?: number; pairs: string; folds: number; flip?: boolean; roc?: string; far: string; json?: boolean; quiet?: boolean }) => {
       let pairs = await read({ pairs: o.pairs, root });
       if (balance) pairs = balancedFoldOrder(pairs.map((p) => p.same), o.folds).map((i) => pairs[i]!);
-      const system = await FaceSystem.load();
       const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
       const progress = createProgress({ label: 'embed faces', total: files.length, unit: 'photos', quiet: o.quiet });
+      const found = await facesOfPhotos(files, { ...detectOf(o), flip: o.flip }, o.workers, () => progress.tick());
       const emb = new Map<string, Float32Array>();
       const failed: string[] = [];
-      for (const f of files) {
-        progress.tick();
-        try {
-          const { image, faces } = await detectInFile(system, f, detectOf(o));
-          // insightface's LFW chips hold one centred face; here the best-scoring face stands for the photo.
-          if (faces.length > 0) emb.set(f, await system.embedFace(image, faces[0]!, { flip: o.flip }));
-          else failed.push(`${f}: no face`);
-        } catch (err) {
-          failed.push((err as Error).message);
-        }
-      }
+      files.forEach((f, i) => {
+        const r = found[i]!;
+        // insightface's LFW chips hold one centred face; here the best-scoring face stands for the photo.
+        if (r instanceof Error) failed.push(r.message);
+        else if (r.faces.length === 0) failed.push(`${f}: no face`);
+        else emb.set(f, r.faces[0]!.embedding);
+      });
       progress.done();
       const distances = pairs.map((p) => (emb.has(p.a) && emb.has(p.b) ? cosineToSquaredDistance(cosine(emb.get(p.a)!, emb.get(p.b)!)) : 4));
       const farTargets = o.far.split(',').map(Number);

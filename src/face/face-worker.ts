@@ -1,0 +1,22 @@
+// Worker-thread entry of the face pool: decodes a photo, finds its faces and embeds each, on its own tfjs instance.
+import { parentPort } from 'node:worker_threads';
+import { VisidError } from '../util/errors.js';
+import { decodeRgb } from '../images/decode.js';
+import { FaceSystem } from './faces.js';
+import type { FaceOptions } from './service.js';
+
+const system = FaceSystem.load();
+
+parentPort!.on('message', async (msg: { file: string; options: FaceOptions }) => {
+  try {
+    const s = await system;
+    const image = await decodeRgb(msg.file);
+    const faces = await s.detect(image, msg.options);
+    const embeddings = [];
+    for (const face of faces) embeddings.push(await s.embedFace(image, face, msg.options));
+    parentPort!.postMessage({ faces, embeddings, width: image.width, height: image.height });
+  } catch (err) {
+    const e = err instanceof VisidError ? err : new VisidError('E_IMAGE', (err as Error).message, { item: msg.file });
+    parentPort!.postMessage({ error: { code: e.code, message: e.message, item: e.item } });
+  }
+});
