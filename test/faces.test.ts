@@ -118,11 +118,13 @@ test('visid face enroll / identify / eval-lfw end to end on real photos', { skip
     await fs.copyFile(groups[i]![0]!, path.join(people, names[i]!, '1.jpg'));
   }
   await fs.copyFile(path.join(DEEPFACE, 'couple.jpg'), path.join(people, 'anna', 'two-faces.jpg'));
+  await fs.writeFile(path.join(people, 'ben', 'broken.jpg'), 'not a jpeg');
   const gallery = path.join(dir, 'gallery');
   const enrol = await visid(['face', 'enroll', people, '--out', gallery, '-q']);
   assert.equal(enrol.code, 0, enrol.stderr);
   assert.match(enrol.stdout, /enrolled 3 photos; gallery .* holds 3 photos of 3 people/);
   assert.match(enrol.stderr, /anna\/two-faces\.jpg: 2 faces found, skipped/);
+  assert.match(enrol.stderr, /ben\/broken\.jpg: cannot decode image .*, skipped/);
 
   const annotated = path.join(dir, 'annotated.png');
   const id = await visid(['face', 'identify', gallery, groups[1]![1]!, '--json', '--annotate', annotated]);

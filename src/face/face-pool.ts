@@ -1,7 +1,7 @@
 // Runs the face pipeline on many photos in parallel worker threads (tfjs' WebAssembly backend is single-threaded in Node).
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { VisidError, VisidErrorCode } from '../util/errors.js';
+import { deserializeError, SerializedError } from '../util/errors.js';
 import type { DetectedFace } from './faces.js';
 import type { FaceOptions } from './service.js';
 
@@ -13,7 +13,7 @@ export interface PhotoFaces {
   faces: Array<DetectedFace & { embedding: Float32Array }>;
 }
 
-type Reply = { faces?: DetectedFace[]; embeddings?: Float32Array[]; width?: number; height?: number; error?: { code: VisidErrorCode; message: string; item?: string } };
+type Reply = { faces?: DetectedFace[]; embeddings?: Float32Array[]; width?: number; height?: number; error?: SerializedError };
 
 /**
  * Maps photos to their faces with up to `workers` photos in flight; results come back in input order.
@@ -32,10 +32,8 @@ export async function facesOfPhotos(files: string[], options: FaceOptions = {}, 
               if (next >= files.length) return resolve();
               const i = next++;
               worker.once('message', (r: Reply) => {
-                if (r.error) {
-                  const { code, message, item } = r.error;
-                  results[i] = new VisidError(code, item && message.startsWith(`${item}: `) ? message.slice(item.length + 2) : message, { item });
-                } else {
+                if (r.error) results[i] = deserializeError(r.error);
+                else {
                   results[i] = { file: files[i]!, width: r.width!, height: r.height!, faces: r.faces!.map((f, j) => ({ ...f, embedding: r.embeddings![j]! })) };
                 }
                 onDone?.();

@@ -1,6 +1,6 @@
 // Worker-thread entry of the face pool: decodes a photo, finds its faces and embeds each, on its own tfjs instance.
 import { parentPort } from 'node:worker_threads';
-import { VisidError } from '../util/errors.js';
+import { serializeError } from '../util/errors.js';
 import { decodeRgb } from '../images/decode.js';
 import { FaceSystem } from './faces.js';
 import type { FaceOptions } from './service.js';
@@ -16,7 +16,6 @@ parentPort!.on('message', async (msg: { file: string; options: FaceOptions }) =>
     for (const face of faces) embeddings.push(await s.embedFace(image, face, msg.options));
     parentPort!.postMessage({ faces, embeddings, width: image.width, height: image.height });
   } catch (err) {
-    const e = err instanceof VisidError ? err : new VisidError('E_IMAGE', (err as Error).message, { item: msg.file });
-    parentPort!.postMessage({ error: { code: e.code, message: e.message, item: e.item } });
+    parentPort!.postMessage({ error: serializeError(err, msg.file) });
   }
 });

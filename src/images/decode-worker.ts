@@ -1,7 +1,7 @@
 // Worker-thread entry of the image pool: preprocesses one image per message and transfers the tensors back.
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
-import { VisidError } from '../util/errors.js';
+import { serializeError } from '../util/errors.js';
 import { preprocessImage } from './preprocess.js';
 import type { PreprocessSpec } from './preprocess.js';
 
@@ -15,7 +15,6 @@ parentPort!.on('message', async (msg: { path: string; spec: PreprocessSpec; flip
     if (flipped) transfer.push(flipped.buffer as ArrayBuffer);
     parentPort!.postMessage({ tensor, flipped }, transfer);
   } catch (err) {
-    const e = err instanceof VisidError ? err : new VisidError('E_IMAGE', (err as Error).message, { item: msg.path });
-    parentPort!.postMessage({ error: { code: e.code, message: e.message, item: e.item } });
+    parentPort!.postMessage({ error: serializeError(err, msg.path) });
   }
 });

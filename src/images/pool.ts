@@ -1,7 +1,7 @@
 // A pool of worker threads that decode and preprocess images in parallel, so every core works while the model runs.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { VisidError, VisidErrorCode } from '../util/errors.js';
+import { deserializeError, SerializedError, VisidError } from '../util/errors.js';
 import { Preprocessed, PreprocessSpec, preprocessImage } from './preprocess.js';
 
 interface Job {
@@ -12,7 +12,7 @@ interface Job {
   reject: (e: Error) => void;
 }
 
-type Reply = { tensor?: Float32Array; flipped?: Float32Array; error?: { code: VisidErrorCode; message: string; item?: string } };
+type Reply = { tensor?: Float32Array; flipped?: Float32Array; error?: SerializedError };
 
 export interface ImagePoolOptions {
   /** Worker threads; 0 decodes on the calling thread (sharp still uses its own threads). Default: one per core. */
@@ -51,10 +51,7 @@ export class ImagePool {
       this.idle.push(worker);
       if (job) {
         if (!reply.error) job.resolve({ tensor: reply.tensor!, flipped: reply.flipped });
-        else {
-          const { code, message, item } = reply.error;
-          job.reject(new VisidError(code, item && message.startsWith(`${item}: `) ? message.slice(item.length + 2) : message, { item }));
-        }
+        else job.reject(deserializeError(reply.error));
       }
       this.pump();
     });

@@ -30,3 +30,21 @@ export class VisidError extends Error {
 export function check(condition: unknown, message: string, item?: string): asserts condition {
   if (!condition) throw new VisidError('E_INPUT', message, { item });
 }
+
+/** A VisidError as plain data, to cross a worker-thread boundary. */
+export interface SerializedError {
+  code: VisidErrorCode;
+  message: string;
+  item?: string;
+}
+
+export function serializeError(err: unknown, item?: string): SerializedError {
+  const e = err instanceof VisidError ? err : new VisidError('E_IMAGE', (err as Error)?.message ?? String(err), { item });
+  return { code: e.code, message: e.message, item: e.item };
+}
+
+/** Rebuilds the VisidError (its message already starts with the item, which the constructor adds back). */
+export function deserializeError(s: SerializedError): VisidError {
+  const bare = s.item && s.message.startsWith(`${s.item}: `) ? s.message.slice(s.item.length + 2) : s.message;
+  return new VisidError(s.code, bare, { item: s.item });
+}
