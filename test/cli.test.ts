@@ -161,6 +161,19 @@ test('bad arguments and inputs give clear errors and non-zero exits', async (t) 
   assert.match(noData.stderr, /missing: no such file or folder/);
 });
 
+test('a gallery built with the default model still searches after the package moved', async (t) => {
+  const s = await setup(t);
+  assert.equal((await visid(['index', s.data, '-o', s.gallery, '-q'])).code, 0);
+  const manifest = path.join(s.gallery, 'gallery.json');
+  const m = JSON.parse(await fs.readFile(manifest, 'utf8'));
+  assert.equal(m.model.name, 'visid-random-conv-gem-v0');
+  m.model.path = '/nowhere/old-install/models/visid-random-conv-gem-v0.onnx';
+  await fs.writeFile(manifest, JSON.stringify(m));
+  const res = await visid(['search', s.gallery, path.join(s.queries, 'red', 'q.png'), '--k', '1', '--json']);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(res.stdout).results[0].hits.length, 1);
+});
+
 test('every command has --help', async () => {
   const top = await visid(['--help']);
   for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face']) {

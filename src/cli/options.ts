@@ -5,6 +5,8 @@ import type { FusionMode } from '../util/vectors.js';
 import { Embedder } from '../models/embedder.js';
 import type { ModelCard } from '../models/model-card.js';
 import { defaultModelPath } from '../models/default-files.js';
+import { DEFAULT_MODEL_NAME } from '../models/default-model.js';
+import { existsSync } from 'node:fs';
 import type { Gallery } from '../index/gallery.js';
 
 export function positiveInt(value: string): number {
@@ -77,7 +79,9 @@ export async function resolveModel(model: string | undefined): Promise<string> {
 
 /** The embedder that made `gallery` (or `override`), refusing a model whose content differs. */
 export async function embedderForGallery(gallery: Gallery, override: string | undefined, threads?: number): Promise<Embedder> {
-  const modelPath = override ?? gallery.model.path;
+  let modelPath = override ?? gallery.model.path;
+  // The embedded default model moves with the package (npx caches, reinstalls): find it where it is now.
+  if (!override && gallery.model.name === DEFAULT_MODEL_NAME && modelPath && !existsSync(modelPath)) modelPath = await defaultModelPath();
   if (!modelPath) throw new VisidError('E_MODEL', 'the gallery does not record its model; pass --model', { item: gallery.dir });
   const card = (gallery.model.config as { card?: Partial<ModelCard> } | undefined)?.card;
   const embedder = await Embedder.load(modelPath, { card, threads });
