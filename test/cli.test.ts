@@ -176,7 +176,7 @@ test('a gallery built with the default model still searches after the package mo
 
 test('every command has --help', async () => {
   const top = await visid(['--help']);
-  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face']) {
+  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face', 'serve']) {
     assert.match(top.stdout, new RegExp(`\\n  ${cmd} `));
     const help = await visid([cmd, '--help']);
     assert.equal(help.code, 0);

@@ -7,6 +7,7 @@ import { evalCommand } from './eval-command.js';
 import { compactCommand, exportCommand, importCommand, infoCommand, removeCommand } from './gallery-commands.js';
 import { demoCommand } from './demo-command.js';
 import { faceCommand } from './face-command.js';
+import { serveCommand } from './serve-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('visid')
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

@@ -2,12 +2,8 @@
 import { InvalidArgumentError } from 'commander';
 import { VisidError } from '../util/errors.js';
 import type { FusionMode } from '../util/vectors.js';
-import { Embedder } from '../models/embedder.js';
 import type { ModelCard } from '../models/model-card.js';
 import { defaultModelPath } from '../models/default-files.js';
-import { DEFAULT_MODEL_NAME } from '../models/default-model.js';
-import { existsSync } from 'node:fs';
-import type { Gallery } from '../index/gallery.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -77,22 +73,4 @@ export async function resolveModel(model: string | undefined): Promise<string> {
   return !model || model === 'default' ? defaultModelPath() : model;
 }
 
-/** The embedder that made `gallery` (or `override`), refusing a model whose content differs. */
-export async function embedderForGallery(gallery: Gallery, override: string | undefined, threads?: number): Promise<Embedder> {
-  let modelPath = override ?? gallery.model.path;
-  // The embedded default model moves with the package (npx caches, reinstalls): find it where it is now.
-  if (!override && gallery.model.name === DEFAULT_MODEL_NAME && modelPath && !existsSync(modelPath)) modelPath = await defaultModelPath();
-  if (!modelPath) throw new VisidError('E_MODEL', 'the gallery does not record its model; pass --model', { item: gallery.dir });
-  const card = (gallery.model.config as { card?: Partial<ModelCard> } | undefined)?.card;
-  const embedder = await Embedder.load(modelPath, { card, threads });
-  if (embedder.modelId !== gallery.model.id) {
-    await embedder.close();
-    throw new VisidError('E_MODEL', `model file differs from the one the gallery was built with (${gallery.model.name ?? ''} ${gallery.model.id.slice(0, 12)})`, { item: modelPath });
-  }
-  return embedder;
-}
-
-export function embedConfigOfGallery(gallery: Gallery): { flip: boolean; scales: number[]; fusion: FusionMode } {
-  const c = (gallery.model.config ?? {}) as { flip?: boolean; scales?: number[]; fusion?: FusionMode };
-  return { flip: c.flip ?? false, scales: c.scales ?? [1], fusion: c.fusion ?? 'avg' };
-}
+export { embedderForGallery, embedConfigOfGallery } from '../pipeline/gallery-embedder.js';

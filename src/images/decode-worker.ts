@@ -8,13 +8,13 @@ import type { PreprocessSpec } from './preprocess.js';
 // Each worker is one of several in parallel: one libvips thread each avoids oversubscribing the cores.
 sharp.concurrency(1);
 
-parentPort!.on('message', async (msg: { path: string; spec: PreprocessSpec; flip: boolean }) => {
+parentPort!.on('message', async (msg: { input: string | Uint8Array; name: string; spec: PreprocessSpec; flip: boolean }) => {
   try {
-    const { tensor, flipped } = await preprocessImage(msg.path, msg.spec, msg.flip);
+    const { tensor, flipped } = await preprocessImage(msg.input, msg.spec, msg.flip, msg.name);
     const transfer = [tensor.buffer as ArrayBuffer];
     if (flipped) transfer.push(flipped.buffer as ArrayBuffer);
     parentPort!.postMessage({ tensor, flipped }, transfer);
   } catch (err) {
-    parentPort!.postMessage({ error: serializeError(err, msg.path) });
+    parentPort!.postMessage({ error: serializeError(err, msg.name) });
   }
 });

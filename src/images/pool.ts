@@ -5,7 +5,10 @@ import { deserializeError, SerializedError, VisidError } from '../util/errors.js
 import { Preprocessed, PreprocessSpec, preprocessImage } from './preprocess.js';
 
 interface Job {
-  path: string;
+  /** A file path, or the file's bytes. */
+  input: string | Uint8Array;
+  /** Name for errors. */
+  name: string;
   spec: PreprocessSpec;
   flip: boolean;
   resolve: (p: Preprocessed) => void;
@@ -31,12 +34,12 @@ export class ImagePool {
     this.size = options.workers ?? availableParallelism();
   }
 
-  /** Decodes and preprocesses one image file. */
-  preprocess(path: string, spec: PreprocessSpec, flip = false): Promise<Preprocessed> {
+  /** Decodes and preprocesses one image (a file path, or the file's bytes named `name` in errors). */
+  preprocess(input: string | Uint8Array, spec: PreprocessSpec, flip = false, name = typeof input === 'string' ? input : '<upload>'): Promise<Preprocessed> {
     if (this.closed) return Promise.reject(new VisidError('E_INPUT', 'image pool is closed'));
-    if (this.size === 0) return preprocessImage(path, spec, flip);
+    if (this.size === 0) return preprocessImage(input, spec, flip, name);
     return new Promise((resolve, reject) => {
-      this.queue.push({ path, spec, flip, resolve, reject });
+      this.queue.push({ input, name, spec, flip, resolve, reject });
       this.pump();
     });
   }
@@ -57,7 +60,7 @@ export class ImagePool {
     });
     const fail = (err: Error) => {
       // A crashed worker fails the job it held; the pool starts a new worker on demand.
-      this.busy.get(worker)?.reject(new VisidError('E_IMAGE', `decoder thread failed: ${err.message}`, { item: this.busy.get(worker)?.path }));
+      this.busy.get(worker)?.reject(new VisidError('E_IMAGE', `decoder thread failed: ${err.message}`, { item: this.busy.get(worker)?.name }));
       this.busy.delete(worker);
       const i = this.idle.indexOf(worker);
       if (i >= 0) this.idle.splice(i, 1);
@@ -80,14 +83,14 @@ export class ImagePool {
       const job = this.queue.shift()!;
       this.busy.set(worker, job);
       worker.ref();
-      worker.postMessage({ path: job.path, spec: job.spec, flip: job.flip });
+      worker.postMessage({ input: job.input, name: job.name, spec: job.spec, flip: job.flip });
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const workers = [...this.idle, ...this.busy.keys()];
-    for (const job of this.queue.splice(0)) job.reject(new VisidError('E_INPUT', 'image pool closed', { item: job.path }));
+    for (const job of this.queue.splice(0)) job.reject(new VisidError('E_INPUT', 'image pool closed', { item: job.name }));
     this.idle.length = 0;
     this.busy.clear();
     await Promise.all(workers.map((w) => w.terminate()));

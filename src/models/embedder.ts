@@ -157,8 +157,12 @@ export class Embedder {
     return l2NormalizeRows(vectors, dim);
   }
 
-  /** Embeds image files: decoding runs in worker threads one batch ahead of inference. */
-  async embedFiles(paths: string[], options: EmbedOptions = {}): Promise<EmbedResult> {
+  /**
+   * Embeds images (file paths, or files' bytes; `names` label them in errors): decoding runs in worker threads
+   * one batch ahead of inference.
+   */
+  async embedFiles(paths: Array<string | Uint8Array>, options: EmbedOptions & { names?: string[] } = {}): Promise<EmbedResult> {
+    const nameOf = (i: number) => options.names?.[i] ?? (typeof paths[i] === 'string' ? (paths[i] as string) : `image ${i}`);
     const batchSize = options.batchSize ?? 32;
     const scales = options.scales ?? [1];
     const fusion = options.fusion ?? 'avg';
@@ -176,7 +180,7 @@ export class Embedder {
     const prepare = (start: number) => {
       const end = Math.min(start + batchSize, paths.length);
       return specs.map((spec) =>
-        Promise.allSettled(paths.slice(start, end).map((p) => this.pool.preprocess(p, spec, flip))),
+        Promise.allSettled(paths.slice(start, end).map((p, j) => this.pool.preprocess(p, spec, flip, nameOf(start + j)))),
       );
     };
 
@@ -197,7 +201,7 @@ export class Embedder {
         }
       }
       if (ok.length > 0) {
-        const names = ok.map((i) => paths[start + i]!);
+        const names = ok.map((i) => nameOf(start + i));
         const views: Float32Array[][] = ok.map(() => []);
         for (let s = 0; s < specs.length; s++) {
           const spec = specs[s]!;

@@ -1,0 +1,46 @@
+// `visid serve`: the HTTP API over one or more galleries (token from VISID_TOKEN for routes that change them).
+import { Command } from 'commander';
+import { buildServer } from '../server/app.js';
+import { positiveInt } from './options.js';
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  readOnly?: boolean;
+  maxUploadMb: number;
+  maxConcurrent: number;
+  maxQueue: number;
+  timeout: number;
+  log?: boolean;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve galleries over HTTP: search by image or descriptor, add and remove items (bearer token from VISID_TOKEN), thumbnails, /metrics, /openapi.json')
+    .argument('<galleries...>', 'gallery folders (each served under its folder name)')
+    .option('-p, --port <n>', 'port', (v) => Number(v), 8080)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--read-only', 'serve without the routes that change galleries (no token needed)')
+    .option('--max-upload-mb <n>', 'largest upload in MiB', positiveInt, 16)
+    .option('--max-concurrent <n>', 'searches and adds running at once', positiveInt, 2)
+    .option('--max-queue <n>', 'requests waiting beyond those; more get 503', positiveInt, 32)
+    .option('--timeout <ms>', 'request timeout', positiveInt, 30_000)
+    .option('--log', 'log every request (JSON lines)')
+    .action(async (galleries: string[], o: ServeFlags) => {
+      const app = await buildServer({
+        galleries,
+        token: process.env['VISID_TOKEN'] || undefined,
+        readOnly: o.readOnly,
+        maxUploadBytes: o.maxUploadMb * 1024 * 1024,
+        maxConcurrent: o.maxConcurrent,
+        maxQueue: o.maxQueue,
+        requestTimeoutMs: o.timeout,
+        logger: o.log,
+      });
+      const address = await app.listen({ port: o.port, host: o.host });
+      process.stderr.write(`visid serving ${galleries.length} galleries at ${address}${o.readOnly ? ' (read-only)' : ''}\n`);
+      const stop = () => void app.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

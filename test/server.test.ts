@@ -1,0 +1,175 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../src/server/app.js';
+import { Embedder, Gallery, indexDataset, loadDataset, VisidError } from '../src/index.js';
+import { expectedColourDescriptor, writeChannelMeanModel, writeSolid } from './helpers.js';
+
+const TOKEN = 'test-token-123';
+let dir: string;
+let app: FastifyInstance;
+let base: string;
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'visid-server-'));
+  const model = await writeChannelMeanModel(dir);
+  const data = path.join(dir, 'data');
+  await writeSolid(path.join(data, 'red', '0.png'), [250, 10, 10]);
+  await writeSolid(path.join(data, 'red', '1.png'), [220, 30, 20]);
+  await writeSolid(path.join(data, 'green', '0.png'), [10, 240, 10]);
+  await writeSolid(path.join(data, 'blue', '0.png'), [0, 20, 250]);
+  await fs.writeFile(path.join(dir, 'secret.txt'), 'top secret');
+  const embedder = await Embedder.load(model, { workers: 0 });
+  await indexDataset(await loadDataset(data), embedder, path.join(dir, 'colours'));
+  await embedder.close();
+  app = await buildServer({ galleries: [path.join(dir, 'colours')], token: TOKEN, maxUploadBytes: 64 * 1024, maxConcurrent: 1, maxQueue: 1 });
+  base = await app.listen({ port: 0, host: '127.0.0.1' });
+});
+
+after(async () => {
+  await app?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function png(rgb: [number, number, number]): Promise<Blob> {
+  const buf = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } }).png().toBuffer();
+  return new Blob([buf], { type: 'image/png' });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const read = async (res: Response): Promise<any> => res.json();
+
+const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+test('health, galleries, openapi and metrics', async () => {
+  assert.deepEqual(await read(await fetch(`${base}/health`)), { status: 'ok', galleries: 1 });
+  assert.deepEqual(await read(await fetch(`${base}/galleries`)), [{ name: 'colours', model: 'mean', count: 4, dim: 3 }]);
+  const spec = await read(await fetch(`${base}/openapi.json`));
+  assert.equal(spec.openapi.slice(0, 2), '3.');
+  for (const p of ['/galleries/{name}/search', '/galleries/{name}/items', '/galleries/{name}/items/{id}/image']) assert.ok(spec.paths[p], p);
+  const m = await (await fetch(`${base}/metrics`)).text();
+  assert.match(m, /visid_http_requests_total\{route="\/health",method="GET",status="200"\} 1/);
+  assert.match(m, /visid_gallery_items\{gallery="colours"\} 4/);
+});
+
+test('search by JSON descriptor: exact ranking and scores, unique labels', async () => {
+  const q = expectedColourDescriptor([240, 20, 15]);
+  const res = await fetch(`${base}/galleries/colours/search`, json({ descriptor: q, k: 2 }));
+  assert.equal(res.status, 200);
+  const body = await read(res);
+  // Expected order by hand: cosine of the query with each red item's descriptor.
+  const cos = (c: [number, number, number]) => expectedColourDescriptor(c).reduce((acc, v, i) => acc + v * q[i]!, 0);
+  const reds: Array<[string, number]> = [['red/0.png', cos([250, 10, 10])], ['red/1.png', cos([220, 30, 20])]];
+  reds.sort((a, b) => b[1] - a[1]);
+  assert.deepEqual(body.results.map((r: { id: string }) => r.id), reds.map((r) => r[0]));
+  assert.ok(Math.abs(body.results[0].score - reds[0]![1]) < 1e-5);
+  assert.equal(body.results[0].thumbnail, `/galleries/colours/items/${encodeURIComponent(body.results[0].id)}/image`);
+  const labels = await read(await fetch(`${base}/galleries/colours/search`, json({ descriptor: q, k: 3, uniqueLabels: true })));
+  assert.deepEqual(labels.results.map((r: { label: string }) => r.label)[0], 'red');
+  assert.equal(labels.results.length, 3);
+});
+
+test('search by uploaded image (multipart)', async () => {
+  const form = new FormData();
+  form.append('image', await png([5, 235, 5]), 'q.png');
+  form.append('k', '1');
+  const res = await fetch(`${base}/galleries/colours/search`, { method: 'POST', body: form });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual((await read(res)).results.map((r: { id: string }) => r.id), ['green/0.png']);
+});
+
+test('bad requests: named fields, 404, 413, 415, non-image upload', async () => {
+  let res = await fetch(`${base}/galleries/colours/search`, json({ descriptor: [1, 2] }));
+  assert.equal(res.status, 400);
+  assert.deepEqual(await read(res), { error: "'descriptor' has 2 values; gallery 'colours' has dimension 3", code: 'E_INPUT', field: 'descriptor' });
+  res = await fetch(`${base}/galleries/colours/search`, json({ descriptor: [1, 'x', 3] }));
+  assert.equal((await read(res)).field, 'descriptor');
+  res = await fetch(`${base}/galleries/colours/search`, json({ descriptor: [1, 0, 0], k: 0 }));
+  assert.equal((await read(res)).field, 'k');
+  res = await fetch(`${base}/galleries/nope/search`, json({ descriptor: [1, 0, 0] }));
+  assert.equal(res.status, 404);
+  res = await fetch(`${base}/galleries/colours/search`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+  assert.equal(res.status, 415);
+  const big = new FormData();
+  big.append('image', new Blob([Buffer.alloc(100 * 1024, 1)], { type: 'image/png' }), 'big.png');
+  res = await fetch(`${base}/galleries/colours/search`, { method: 'POST', body: big });
+  assert.equal(res.status, 413);
+  const text = new FormData();
+  text.append('image', new Blob(['not an image'], { type: 'image/png' }), 'fake.png');
+  res = await fetch(`${base}/galleries/colours/search`, { method: 'POST', body: text });
+  assert.equal(res.status, 400);
+  assert.match((await read(res)).error, /fake\.png: cannot decode image/);
+  const none = new FormData();
+  none.append('k', '3');
+  res = await fetch(`${base}/galleries/colours/search`, { method: 'POST', body: none });
+  assert.equal((await read(res)).field, 'image');
+});
+
+test('thumbnails come only from items inside the data root; traversal attempts are 404', async () => {
+  const res = await fetch(`${base}/galleries/colours/items/${encodeURIComponent('red/0.png')}/image?size=32`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'image/jpeg');
+  const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+  assert.equal(meta.format, 'jpeg');
+  assert.ok(meta.width! <= 32);
+  for (const attempt of ['..%2Fsecret.txt', '%2E%2E%2F%2E%2E%2Fsecret.txt', encodeURIComponent(path.join(dir, 'secret.txt')), '..%252Fsecret.txt']) {
+    const r = await fetch(`${base}/galleries/colours/items/${attempt}/image`);
+    assert.equal(r.status, 404, attempt);
+  }
+});
+
+test('adding and removing items needs the token, persists atomically, and is searchable at once', async () => {
+  const form = async () => {
+    const f = new FormData();
+    f.append('image', await png([250, 250, 0]), 'yellow.png');
+    f.append('label', 'yellow');
+    return f;
+  };
+  let res = await fetch(`${base}/galleries/colours/items`, { method: 'POST', body: await form() });
+  assert.equal(res.status, 401);
+  res = await fetch(`${base}/galleries/colours/items`, { method: 'POST', body: await form(), headers: { authorization: 'Bearer wrong' } });
+  assert.equal(res.status, 401);
+  res = await fetch(`${base}/galleries/colours/items`, { method: 'POST', body: await form(), headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(res.status, 200, await res.clone().text());
+  const added = (await read(res)).added[0];
+  assert.equal(added.label, 'yellow');
+  assert.equal((await Gallery.open(path.join(dir, 'colours'))).count, 5);
+  const hit = await read(await fetch(`${base}/galleries/colours/search`, json({ descriptor: expectedColourDescriptor([250, 250, 0]), k: 1 })));
+  assert.equal(hit.results[0].id, added.id);
+  assert.equal((await fetch(`${base}${added.thumbnail}`)).status, 200);
+
+  res = await fetch(`${base}/galleries/colours/items/${encodeURIComponent(added.id)}`, { method: 'DELETE' });
+  assert.equal(res.status, 401);
+  res = await fetch(`${base}/galleries/colours/items/${encodeURIComponent(added.id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(res.status, 200);
+  assert.equal((await Gallery.open(path.join(dir, 'colours'))).count, 4);
+  res = await fetch(`${base}/galleries/colours/items/${encodeURIComponent(added.id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(res.status, 404);
+});
+
+test('a server that changes galleries refuses to start without a token; read-only needs none and refuses writes', async () => {
+  await assert.rejects(buildServer({ galleries: [path.join(dir, 'colours')] }), (e: VisidError) => /need a token/.test(e.message));
+  const ro = await buildServer({ galleries: [path.join(dir, 'colours')], readOnly: true });
+  const url = await ro.listen({ port: 0, host: '127.0.0.1' });
+  const res = await fetch(`${url}/galleries/colours/items/x`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(res.status, 403);
+  await ro.close();
+});
+
+test('beyond the concurrency limit and queue, requests get 503', async () => {
+  // maxConcurrent 1 + maxQueue 1: of several uploads at once, at least one is turned away.
+  const forms = await Promise.all(Array.from({ length: 6 }, async () => {
+    const f = new FormData();
+    f.append('image', await png([9, 9, 200]), 'q.png');
+    return f;
+  }));
+  const statuses = await Promise.all(forms.map((body) => fetch(`${base}/galleries/colours/search`, { method: 'POST', body }).then((r) => r.status)));
+  assert.ok(statuses.includes(503), `statuses ${statuses}`);
+  assert.ok(statuses.includes(200), `statuses ${statuses}`);
+  assert.ok(statuses.every((s) => s === 200 || s === 503));
+});
