@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,7 +28,7 @@ before(async () => {
   const embedder = await Embedder.load(model, { workers: 0 });
   await indexDataset(await loadDataset(data), embedder, path.join(dir, 'colours'));
   await embedder.close();
-  app = await buildServer({ galleries: [path.join(dir, 'colours')], token: TOKEN, maxUploadBytes: 64 * 1024, maxConcurrent: 1, maxQueue: 1 });
+  app = await buildServer({ galleries: [path.join(dir, 'colours')], token: TOKEN, maxUploadBytes: 4 * 1024 * 1024, maxConcurrent: 1, maxQueue: 1 });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 
@@ -96,7 +97,7 @@ test('bad requests: named fields, 404, 413, 415, non-image upload', async () => 
   res = await fetch(`${base}/galleries/colours/search`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
   assert.equal(res.status, 415);
   const big = new FormData();
-  big.append('image', new Blob([Buffer.alloc(100 * 1024, 1)], { type: 'image/png' }), 'big.png');
+  big.append('image', new Blob([Buffer.alloc(5 * 1024 * 1024, 1)], { type: 'image/png' }), 'big.png');
   res = await fetch(`${base}/galleries/colours/search`, { method: 'POST', body: big });
   assert.equal(res.status, 413);
   const text = new FormData();
@@ -172,4 +173,37 @@ test('beyond the concurrency limit and queue, requests get 503', async () => {
   assert.ok(statuses.includes(503), `statuses ${statuses}`);
   assert.ok(statuses.includes(200), `statuses ${statuses}`);
   assert.ok(statuses.every((s) => s === 200 || s === 503));
+});
+
+test('items are listed a page at a time, optionally by label', async () => {
+  const page = await read(await fetch(`${base}/galleries/colours/items?offset=1&limit=2`));
+  assert.equal(page.count, 4);
+  assert.deepEqual(page.items.map((i: { id: string }) => i.id), ['green/0.png', 'red/0.png']);
+  const reds = await read(await fetch(`${base}/galleries/colours/items?label=red`));
+  assert.deepEqual(reds.items.map((i: { id: string }) => i.id), ['red/0.png', 'red/1.png']);
+  assert.equal((await fetch(`${base}/galleries/colours/items?limit=0`)).status, 400);
+});
+
+const DEEPFACE = path.resolve(process.env['VISID_SHARED'] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../shared'), 'data', 'faces-deepface');
+
+test('POST /verify: same person, different people, and photos without exactly one face', { skip: existsSync(DEEPFACE) ? false : `no shared face data at ${DEEPFACE}` }, async () => {
+  const photo = async (name: string) => new Blob([await fs.readFile(path.join(DEEPFACE, name))], { type: 'image/jpeg' });
+  const verify = async (a: string, b: string) => {
+    const f = new FormData();
+    f.append('a', await photo(a), a);
+    f.append('b', await photo(b), b);
+    return fetch(`${base}/verify`, { method: 'POST', body: f });
+  };
+  // img1/img2 and img1/img3 are a "Yes" and a "No" pair of master.csv.
+  const same = await read(await verify('img1.jpg', 'img2.jpg'));
+  assert.equal(same.same, true);
+  assert.ok(same.score >= same.threshold && Math.abs(same.distance - (2 - 2 * same.score)) < 1e-9);
+  const diff = await read(await verify('img1.jpg', 'img3.jpg'));
+  assert.equal(diff.same, false);
+  const two = await verify('couple.jpg', 'img1.jpg');
+  assert.equal(two.status, 400);
+  assert.match((await read(two)).error, /couple\.jpg: 2 faces found/);
+  const f = new FormData();
+  f.append('a', await photo('img1.jpg'), 'img1.jpg');
+  assert.equal((await read(await fetch(`${base}/verify`, { method: 'POST', body: f }))).field, 'b');
 });

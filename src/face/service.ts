@@ -24,7 +24,10 @@ export async function faceModelId(): Promise<string> {
   return `face-api-recognition-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`;
 }
 
-export interface FaceOptions extends DetectOptions, EmbedFaceOptions {}
+export interface FaceOptions extends DetectOptions, EmbedFaceOptions {
+  /** Pixel limit of the photo (decompression-bomb guard). */
+  maxPixels?: number;
+}
 
 export interface ImageFaces {
   file: string;
@@ -40,9 +43,8 @@ export async function detectInFile(system: FaceSystem, file: string, options: Fa
 /** The single face of an image, or a clear error naming the file when there are none or several. */
 export async function singleFace(system: FaceSystem, file: string, options: FaceOptions = {}): Promise<{ face: DetectedFace; embedding: Float32Array }> {
   const { image, faces } = await detectInFile(system, file, options);
-  if (faces.length === 0) throw new VisidError('E_INPUT', 'no face found', { item: file });
-  if (faces.length > 1) throw new VisidError('E_INPUT', `${faces.length} faces found; verification needs exactly one per image`, { item: file });
-  return { face: faces[0]!, embedding: await system.embedFace(image, faces[0]!, options) };
+  const face = onlyFace(faces, file);
+  return { face, embedding: await system.embedFace(image, face, options) };
 }
 
 export function cosine(a: Float32Array, b: Float32Array): number {
@@ -59,10 +61,20 @@ export interface Verification {
   same: boolean;
 }
 
+/** The one face of a photo's faces, or the error a verification gives when there are none or several. */
+export function onlyFace<T>(faces: T[], name: string): T {
+  if (faces.length === 0) throw new VisidError('E_INPUT', 'no face found', { item: name });
+  if (faces.length > 1) throw new VisidError('E_INPUT', `${faces.length} faces found; verification needs exactly one per image`, { item: name });
+  return faces[0]!;
+}
+
+export function decide(a: Float32Array, b: Float32Array, threshold = FACE_MODEL.threshold): Verification {
+  const score = cosine(a, b);
+  return { score, distance: 2 - 2 * score, threshold, same: score >= threshold };
+}
+
 export async function verifyFiles(system: FaceSystem, a: string, b: string, options: FaceOptions & { threshold?: number } = {}): Promise<Verification> {
   const fa = await singleFace(system, a, options);
   const fb = await singleFace(system, b, options);
-  const score = cosine(fa.embedding, fb.embedding);
-  const threshold = options.threshold ?? FACE_MODEL.threshold;
-  return { score, distance: 2 - 2 * score, threshold, same: score >= threshold };
+  return decide(fa.embedding, fb.embedding, options.threshold);
 }

@@ -13,6 +13,8 @@ import { resolveInsideRoot, isInside } from '../data/paths.js';
 import { DEFAULT_MAX_PIXELS } from '../images/decode.js';
 import { GalleryRegistry, ServedGallery } from './registry.js';
 import { Limiter } from './limiter.js';
+import { FacePool } from '../face/face-pool.js';
+import { decide, FACE_MODEL, onlyFace } from '../face/service.js';
 
 export interface ServeOptions {
   galleries: string[];
@@ -315,6 +317,58 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     },
   );
 
-  app.addHook('onClose', async () => registry.close());
+  app.get(
+    '/galleries/:name/items',
+    {
+      schema: {
+        description: 'Items of a gallery, a page at a time, with thumbnail URLs.',
+        params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        querystring: { type: 'object', properties: { offset: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 500 }, label: { type: 'string' } } },
+      },
+    },
+    async (req) => {
+      const { name } = req.params as { name: string };
+      const { offset = 0, limit = 50, label } = req.query as { offset?: number; limit?: number; label?: string };
+      const g = registry.get(name);
+      const all = label === undefined ? g.gallery.items : g.gallery.items.filter((it) => it.label === label);
+      return {
+        count: all.length,
+        offset,
+        items: all.slice(offset, offset + limit).map((it) => ({ id: it.id, label: it.label, thumbnail: thumbnailUrl(name, it.id) })),
+      };
+    },
+  );
+
+  // Faces run in a worker (tfjs is synchronous and would stall every other request), started on first use.
+  let faces: FacePool | undefined;
+  app.post(
+    '/verify',
+    { schema: { description: 'Face verification: multipart files "a" and "b" (one face each), optional field "threshold" (cosine).' } },
+    async (req) => {
+      if (!req.isMultipart()) throw new VisidError('E_INPUT', 'send the two photos as multipart/form-data fields a and b');
+      const { files, fields } = await readMultipart(req);
+      const a = files.find((f) => f.field === 'a');
+      const b = files.find((f) => f.field === 'b');
+      if (!a) throw fieldError('a', "missing photo 'a'");
+      if (!b) throw fieldError('b', "missing photo 'b'");
+      let threshold = FACE_MODEL.threshold;
+      if (fields['threshold']?.[0] !== undefined) {
+        threshold = Number(fields['threshold'][0]);
+        if (!(threshold >= -1 && threshold <= 1)) throw fieldError('threshold', "'threshold' must be a cosine similarity in [-1, 1]");
+      }
+      return limiter.run(async () => {
+        faces ??= new FacePool(1);
+        const [fa, fb] = await Promise.all([faces.faces(a.data, { maxPixels }, a.name), faces.faces(b.data, { maxPixels }, b.name)]);
+        const one = onlyFace(fa.faces, a.name);
+        const two = onlyFace(fb.faces, b.name);
+        return { ...decide(one.embedding, two.embedding, threshold), boxes: { a: one.box, b: two.box } };
+      });
+    },
+  );
+
+  app.addHook('onClose', async () => {
+    await faces?.close();
+    await registry.close();
+  });
   return app;
 }
