@@ -5,6 +5,9 @@ import path from 'node:path';
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import client from 'prom-client';
 import { VisidError, VisidErrorCode } from '../util/errors.js';
@@ -365,6 +368,14 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
       });
     },
   );
+
+  // The web page, built by Vite into dist/web (see web/): bundled files only, no CDN.
+  const webRoot = fileURLToPath(new URL('../../web', import.meta.url));
+  if (existsSync(path.join(webRoot, 'index.html'))) {
+    await app.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html', wildcard: false });
+  } else {
+    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.status(404).send({ error: 'web page not built: run npm run build', code: 'E_NOT_FOUND' }));
+  }
 
   app.addHook('onClose', async () => {
     await faces?.close();
