@@ -170,3 +170,22 @@ test('parseMetrics accepts map@K, recall@K, precision@K, mAP and names what it r
   assert.throws(() => parseMetrics('ndcg@3'), /unknown metric 'ndcg@3'/);
   assert.throws(() => parseMetrics('recall@0'), /at least 1/);
 });
+
+test('SearchBatcher: concurrent searches, batched into shared passes, get exactly their own top-k', async (t) => {
+  const { SearchBatcher } = await import('../src/server/batcher.js');
+  const g = await labelledGallery(t);
+  const s = await GallerySearcher.create(g);
+  const batcher = new SearchBatcher(() => s, 4, 100);
+  const angles = [0, 12, 33, 47, 60, 85, 91, 5, 70, 25];
+  const ks = [1, 2, 3, 6, 1, 2, 3, 4, 5, 6];
+  const batched = await Promise.all(angles.map((a, i) => batcher.search(Float32Array.from(at(a)), ks[i]!)));
+  for (let i = 0; i < angles.length; i++) {
+    const [direct] = await s.search(Float32Array.from(at(angles[i]!)), { k: ks[i] });
+    assert.deepEqual(batched[i]!.map((h) => h.id), direct!.map((h) => h.id), `query ${i}`);
+    // The matrix product may round differently for another batch size: scores agree to float precision.
+    batched[i]!.forEach((h, j) => assert.ok(Math.abs(h.score - direct![j]!.score) < 1e-6));
+  }
+  const full = new SearchBatcher(() => s, 4, 0);
+  await assert.rejects(full.search(Float32Array.from(at(0)), 1), (e: VisidError) => e.code === 'E_LOCKED');
+  await s.close();
+});

@@ -10,6 +10,7 @@ interface ServeFlags {
   maxUploadMb: number;
   maxConcurrent: number;
   maxQueue: number;
+  maxPendingSearches: number;
   timeout: number;
   log?: boolean;
 }
@@ -22,8 +23,9 @@ export function serveCommand(): Command {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--read-only', 'serve without the routes that change galleries (no token needed)')
     .option('--max-upload-mb <n>', 'largest upload in MiB', positiveInt, 16)
-    .option('--max-concurrent <n>', 'searches and adds running at once', positiveInt, 2)
-    .option('--max-queue <n>', 'requests waiting beyond those; more get 503', positiveInt, 32)
+    .option('--max-concurrent <n>', 'image uploads being embedded at once (search, add, verify)', positiveInt, 2)
+    .option('--max-queue <n>', 'uploads waiting beyond those; more get 503', positiveInt, 32)
+    .option('--max-pending-searches <n>', 'searches waiting for the next batched pass; more get 503', positiveInt, 1024)
     .option('--timeout <ms>', 'request timeout', positiveInt, 30_000)
     .option('--log', 'log every request (JSON lines)')
     .action(async (galleries: string[], o: ServeFlags) => {
@@ -34,6 +36,7 @@ export function serveCommand(): Command {
         maxUploadBytes: o.maxUploadMb * 1024 * 1024,
         maxConcurrent: o.maxConcurrent,
         maxQueue: o.maxQueue,
+        maxPendingSearches: o.maxPendingSearches,
         requestTimeoutMs: o.timeout,
         logger: o.log,
       });

@@ -26,8 +26,11 @@ export interface ServeOptions {
   readOnly?: boolean;
   maxUploadBytes?: number;
   maxPixels?: number;
+  /** Image decodes/embeddings (uploads, adds, verify) running at once, and waiting beyond those; more get 503. */
   maxConcurrent?: number;
   maxQueue?: number;
+  /** Searches waiting for the next batched pass over a gallery; more get 503. */
+  maxPendingSearches?: number;
   requestTimeoutMs?: number;
   logger?: boolean;
 }
@@ -70,7 +73,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   }
   const maxUploadBytes = options.maxUploadBytes ?? 16 * 1024 * 1024;
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const registry = await GalleryRegistry.open(options.galleries);
+  const registry = await GalleryRegistry.open(options.galleries, options.maxPendingSearches ?? 1024);
   const limiter = new Limiter(options.maxConcurrent ?? 2, options.maxQueue ?? 32);
 
   const app = Fastify({
@@ -197,11 +200,11 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
 
   async function search(g: ServedGallery, query: Float32Array, k: number, uniqueLabels: boolean) {
     if (uniqueLabels) {
-      const [labels] = await g.searcher.searchLabels(query, { k });
-      return { uniqueLabels: true, results: labels!.map((l) => ({ ...l, thumbnail: thumbnailUrl(g.name, l.id) })) };
+      const labels = await registry.searchLabels(g, query, k);
+      return { uniqueLabels: true, results: labels.map((l) => ({ ...l, thumbnail: thumbnailUrl(g.name, l.id) })) };
     }
-    const [hits] = await g.searcher.search(query, { k });
-    return { uniqueLabels: false, results: hits!.map((h) => ({ id: h.id, label: h.label, score: h.score, thumbnail: thumbnailUrl(g.name, h.id) })) };
+    const hits = await registry.search(g, query, k);
+    return { uniqueLabels: false, results: hits.map((h) => ({ id: h.id, label: h.label, score: h.score, thumbnail: thumbnailUrl(g.name, h.id) })) };
   }
 
   app.post(
@@ -225,21 +228,24 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     async (req) => {
       const { name } = req.params as { name: string };
       const g = registry.get(name);
-      return limiter.run(async () => {
-        if (req.isMultipart()) {
-          const { files, fields } = await readMultipart(req);
-          const image = files.find((f) => f.field === 'image');
-          if (!image) throw fieldError('image', "multipart search needs a file in field 'image'");
-          const vectors = await registry.embed(g, [image.data], [image.name], maxPixels);
-          return search(g, vectors, parseK(fields['k']?.[0]), parseBool(fields['uniqueLabels']?.[0], 'uniqueLabels'));
-        }
+      if (req.isMultipart()) {
+        const { files, fields } = await readMultipart(req);
+        const image = files.find((f) => f.field === 'image');
+        if (!image) throw fieldError('image', "multipart search needs a file in field 'image'");
+        const k = parseK(fields['k']?.[0]);
+        const unique = parseBool(fields['uniqueLabels']?.[0], 'uniqueLabels');
+        // Embedding is the expensive, bounded part; the search itself joins the gallery's batched pass.
+        const vectors = await limiter.run(() => registry.embed(g, [image.data], [image.name], maxPixels));
+        return search(g, vectors, k, unique);
+      }
+      {
         const body = req.body as { descriptor?: unknown; k?: unknown; uniqueLabels?: unknown } | undefined;
         if (!body || !Array.isArray(body.descriptor)) throw fieldError('descriptor', "JSON search needs 'descriptor': an array of numbers");
         const d = body.descriptor as unknown[];
         if (d.length !== g.gallery.dim) throw fieldError('descriptor', `'descriptor' has ${d.length} values; gallery '${name}' has dimension ${g.gallery.dim}`);
         if (!d.every((x) => typeof x === 'number' && Number.isFinite(x))) throw fieldError('descriptor', "'descriptor' must hold finite numbers only");
         return search(g, Float32Array.from(d as number[]), parseK(body.k), parseBool(body.uniqueLabels, 'uniqueLabels'));
-      });
+      }
     },
   );
 

@@ -6,6 +6,8 @@ import { GallerySearcher } from '../search/gallery-search.js';
 import type { Embedder } from '../models/embedder.js';
 import { embedConfigOfGallery, embedderForGallery } from '../pipeline/gallery-embedder.js';
 import { SerialQueue } from './limiter.js';
+import { SearchBatcher } from './batcher.js';
+import { uniqueLabelRanking, Hit, LabelHit } from '../search/labels.js';
 
 export interface ServedGallery {
   name: string;
@@ -13,19 +15,22 @@ export interface ServedGallery {
   /** Replaced (never mutated) after each write, so a search never sees a half-applied change. */
   searcher: GallerySearcher;
   writes: SerialQueue;
+  batcher: SearchBatcher;
   embedder?: Promise<Embedder>;
 }
 
 export class GalleryRegistry {
   private readonly byName = new Map<string, ServedGallery>();
 
-  static async open(dirs: string[]): Promise<GalleryRegistry> {
+  static async open(dirs: string[], maxPendingSearches = 1024): Promise<GalleryRegistry> {
     const reg = new GalleryRegistry();
     for (const dir of dirs) {
       const name = path.basename(path.resolve(dir));
       if (reg.byName.has(name)) throw new VisidError('E_INPUT', `two galleries are named '${name}'`, { item: dir });
       const gallery = await Gallery.open(dir);
-      reg.byName.set(name, { name, gallery, searcher: await GallerySearcher.create(gallery), writes: new SerialQueue() });
+      const served: ServedGallery = { name, gallery, searcher: await GallerySearcher.create(gallery), writes: new SerialQueue(), batcher: undefined as never };
+      served.batcher = new SearchBatcher(() => served.searcher, 64, maxPendingSearches);
+      reg.byName.set(name, served);
     }
     return reg;
   }
@@ -53,6 +58,20 @@ export class GalleryRegistry {
     const embedder = await this.embedder(g);
     const { vectors } = await embedder.embedFiles(images, { ...embedConfigOfGallery(g.gallery), names, maxPixels });
     return vectors;
+  }
+
+  /** Top-k hits of one query, batched with concurrent ones. */
+  search(g: ServedGallery, query: Float32Array, k: number): Promise<Hit[]> {
+    return g.batcher.search(query, Math.min(k, Math.max(1, g.gallery.count)));
+  }
+
+  /** Top-k distinct labels of one query: a batched search deep enough for most queries, exact widening otherwise. */
+  async searchLabels(g: ServedGallery, query: Float32Array, k: number): Promise<LabelHit[]> {
+    const depth = Math.min(Math.max(4 * k, 32), g.gallery.count);
+    const labels = uniqueLabelRanking(await this.search(g, query, depth), k);
+    if (labels.length >= k || depth >= g.gallery.count) return labels;
+    const [exact] = await g.searcher.searchLabels(query, { k });
+    return exact!;
   }
 
   /** Applies a write to the gallery (serialised), then swaps in a searcher over the new rows. */

@@ -1,0 +1,104 @@
+// Benchmark: `visid serve` under load (autocannon on loopback) over a 100,000 × 512 gallery: searches/s and
+// p50/p99 latency at 1, 8 and 64 connections, for JSON descriptors and image uploads; memory before and after.
+// Usage: node dist/bench/serve.js [--n 100000] [--duration 10] [--soak 100000]
+import { spawn } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { Gallery } from '../src/index/gallery.js';
+import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { gaussian, mulberry32 } from '../src/util/random.js';
+import { l2NormalizeRows } from '../src/util/vectors.js';
+import { flags } from './common.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const out = path.join(repo, 'bench', 'out', 'serve');
+const opts = flags(process.argv.slice(2));
+const n = Number(opts['n'] ?? 100_000);
+const dim = 512;
+const duration = Number(opts['duration'] ?? 10);
+const soak = Number(opts['soak'] ?? 100_000);
+
+/** A small image model with a 512-d output: 3 random convolutions, GeM, a random projection. */
+async function writeModel(file: string): Promise<void> {
+  const g = new OnnxGraph('bench_512');
+  const r = gaussian(mulberry32(5));
+  let x = g.input('image', ['N', 3, 'H', 'W']);
+  for (const [cin, cout] of [[3, 32], [32, 64], [64, 128]] as const) {
+    const w = Float32Array.from({ length: cout * cin * 9 }, () => r() * Math.sqrt(2 / (cin * 9)));
+    x = g.node('Relu', [g.node('Conv', [x, g.weight(w, [cout, cin, 3, 3])], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })]);
+  }
+  const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [x])], { axis: 1 });
+  g.node('Gemm', [pooled, g.weight(Float32Array.from({ length: 128 * dim }, () => r()), [128, dim])], {}, ['embedding']);
+  g.output('embedding', ['N', dim]);
+  await fs.writeFile(file, g.toBytes());
+  await fs.writeFile(file.replace(/\.onnx$/, '.json'), JSON.stringify({ name: 'bench-512', inputSize: [160, 160], resize: 'shorter-crop', outputDim: dim }));
+}
+
+async function prepare(): Promise<string> {
+  const galleryDir = path.join(out, `gallery-${n}`);
+  if (await Gallery.exists(galleryDir)) return galleryDir;
+  await fs.mkdir(out, { recursive: true });
+  const model = path.join(out, 'bench-512.onnx');
+  await writeModel(model);
+  const { Embedder } = await import('../src/models/embedder.js');
+  const embedder = await Embedder.load(model);
+  const gallery = await Gallery.create(galleryDir, { dim, model: { id: embedder.modelId, name: 'bench-512', path: model, config: { flip: false, scales: [1], fusion: 'avg', card: embedder.card } } });
+  await embedder.close();
+  const r = gaussian(mulberry32(1));
+  for (let start = 0; start < n; start += 20_000) {
+    const rows = Math.min(20_000, n - start);
+    const v = l2NormalizeRows(Float32Array.from({ length: rows * dim }, () => r()), dim);
+    await gallery.append(v, Array.from({ length: rows }, (_, i) => ({ id: `item-${start + i}`, label: `label-${(start + i) % 5000}` })));
+  }
+  return galleryDir;
+}
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+}
+
+async function run(title: string, options: autocannon.Options): Promise<autocannon.Result> {
+  const result = await autocannon(options);
+  const errors = result.errors + result.timeouts + result.non2xx;
+  const detail = errors ? ` (${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx)` : '';
+  console.log(`  ${title.padEnd(34)} ${result.requests.average.toFixed(1).padStart(8)} req/s  p50 ${String(result.latency.p50).padStart(5)} ms  p99 ${String(result.latency.p99).padStart(5)} ms  errors ${errors}${detail}`);
+  return result;
+}
+
+const galleryDir = await prepare();
+const port = 18000 + Math.floor(Math.random() * 1000);
+const server = spawn(process.execPath, [path.join(repo, 'bin', 'visid.js'), 'serve', galleryDir, '--port', String(port), '--read-only', '--max-concurrent', '2', '--max-queue', '256'], { stdio: ['ignore', 'ignore', 'pipe'] });
+await new Promise<void>((resolve, reject) => {
+  server.stderr.on('data', (d: Buffer) => (/serving/.test(String(d)) ? resolve() : undefined));
+  server.on('exit', (code) => reject(new Error(`server exited (${code})`)));
+});
+const url = `http://127.0.0.1:${port}/galleries/${path.basename(galleryDir)}/search`;
+const r = gaussian(mulberry32(9));
+const descriptor = JSON.stringify({ descriptor: Array.from(l2NormalizeRows(Float32Array.from({ length: dim }, () => r()), dim)), k: 10 });
+const jpeg = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 120, g: 80, b: 60 } } }).jpeg().toBuffer();
+const boundary = 'visidbenchboundary';
+const multipart = Buffer.concat([
+  Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="q.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+  jpeg,
+  Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="k"\r\n\r\n10\r\n--${boundary}--\r\n`),
+]);
+
+console.log(`serve benchmark: gallery ${n} × ${dim}, exact top-10, searches batched per pass, 2 uploads embedded at once with a queue of 256, ${duration} s per point`);
+await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: descriptor });
+const before = rssKb(server.pid!);
+for (const connections of [1, 8, 64]) {
+  await run(`descriptor, ${connections} connections`, { url, method: 'POST', connections, duration, headers: { 'content-type': 'application/json' }, body: descriptor });
+}
+for (const connections of [1, 8, 64]) {
+  await run(`640×480 JPEG upload, ${connections} conn.`, { url, method: 'POST', connections, duration, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipart });
+}
+const mid = rssKb(server.pid!);
+console.log(`soak: ${soak} descriptor requests at 8 connections`);
+const s = await run('descriptor soak', { url, method: 'POST', connections: 8, amount: soak, headers: { 'content-type': 'application/json' }, body: descriptor });
+const after = rssKb(server.pid!);
+console.log(`server RSS: ${(before / 1024).toFixed(0)} MiB after warm-up, ${(mid / 1024).toFixed(0)} MiB after the load points, ${(after / 1024).toFixed(0)} MiB after ${s.requests.total} more requests (${(((after - mid) / mid) * 100).toFixed(1)} % over the soak)`);
+server.kill('SIGTERM');
