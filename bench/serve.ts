@@ -97,8 +97,8 @@ for (const connections of [1, 8, 64]) {
   await run(`640×480 JPEG upload, ${connections} conn.`, { url, method: 'POST', connections, duration, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipart });
 }
 const mid = rssKb(server.pid!);
-console.log(`soak: ${soak} descriptor requests at 8 connections`);
-const s = await run('descriptor soak', { url, method: 'POST', connections: 8, amount: soak, headers: { 'content-type': 'application/json' }, body: descriptor });
+console.log(`soak: ${soak} descriptor requests at 64 connections`);
+const s = await run('descriptor soak', { url, method: 'POST', connections: 64, amount: soak, headers: { 'content-type': 'application/json' }, body: descriptor });
 const after = rssKb(server.pid!);
 console.log(`server RSS: ${(before / 1024).toFixed(0)} MiB after warm-up, ${(mid / 1024).toFixed(0)} MiB after the load points, ${(after / 1024).toFixed(0)} MiB after ${s.requests.total} more requests (${(((after - mid) / mid) * 100).toFixed(1)} % over the soak)`);
 server.kill('SIGTERM');

@@ -82,6 +82,17 @@ test('index → search → eval → export on real PNG files with a real ONNX mo
   const report = JSON.parse(evalRes.stdout);
   assert.deepEqual(report.metrics, { 'map@5': 1, 'recall@1': 1, 'precision@2': 1 });
 
+  const reportFile = path.join(s.dir, 'report.html');
+  const withReport = await visid(['eval', s.gallery, '--queries', s.queries, '--metrics', 'map@5,recall@1', '--report', reportFile]);
+  assert.equal(withReport.code, 0, withReport.stderr);
+  const html = await fs.readFile(reportFile, 'utf8');
+  assert.match(html, /<th scope="row">map@5<\/th><td>1\.0000<\/td>/);
+  assert.match(html, /aria-label="Recall@k"/);
+  assert.match(html, /aria-label="Precision–recall/);
+  // Two example queries, each with its query image and its top results embedded as data URIs.
+  assert.equal((html.match(/class="example"/g) ?? []).length, 2);
+  assert.ok((html.match(/src="data:image\/jpeg;base64,/g) ?? []).length >= 2 * 5);
+
   const text = await visid(['eval', s.gallery, '--queries', s.data, '--exclude-self', '--metrics', 'recall@1']);
   assert.match(text.stdout, /7 queries against 7 gallery items \(label relevance\)\nrecall@1 +1\.0000/);
 

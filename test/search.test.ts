@@ -189,3 +189,13 @@ test('SearchBatcher: concurrent searches, batched into shared passes, get exactl
   await assert.rejects(full.search(Float32Array.from(at(0)), 1), (e: VisidError) => e.code === 'E_LOCKED');
   await s.close();
 });
+
+test('evaluation curves: Recall@k by k and 11-point interpolated precision–recall, worked by hand', async (t) => {
+  const s = await GallerySearcher.create(await labelledGallery(t));
+  // q at 52° (label B): ranking c45, b80, a20, b90, a10, a0 → first B at rank 2; B at ranks 2 and 4.
+  const r = await evaluateRetrieval(s, [{ id: 'q', label: 'B' }], Float32Array.from(at(52)), parseMetrics('recall@1'), { curveDepth: 6 });
+  assert.deepEqual(r.recallCurve, [0, 1, 1, 1, 1, 1]);
+  // Points (recall, precision): (0.5, 1/2), (1, 2/4) → interpolated precision 0.5 at every recall level.
+  assert.deepEqual(r.prCurve!.map(([, p]) => p), Array(11).fill(0.5));
+  await s.close();
+});

@@ -207,3 +207,34 @@ test('POST /verify: same person, different people, and photos without exactly on
   f.append('a', await photo('img1.jpg'), 'img1.jpg');
   assert.equal((await read(await fetch(`${base}/verify`, { method: 'POST', body: f }))).field, 'b');
 });
+
+test('reports: listed from the folder, served by exact name only; symlinks out of a root are refused', async (t) => {
+  const reports = path.join(dir, 'reports');
+  await fs.mkdir(reports, { recursive: true });
+  await fs.writeFile(path.join(reports, 'a.html'), '<!doctype html><title>A</title><p>report a</p>');
+  await fs.writeFile(path.join(reports, 'notes.txt'), 'not a report');
+  await fs.symlink(path.join(dir, 'secret.txt'), path.join(reports, 'evil.html'));
+  // A gallery whose item is a symlink leading out of its data root.
+  const data2 = path.join(dir, 'data2');
+  await fs.mkdir(data2, { recursive: true });
+  await writeSolid(path.join(dir, 'outside.png'), [1, 2, 3]);
+  await fs.symlink(path.join(dir, 'outside.png'), path.join(data2, 'link.png'));
+  const links = await Gallery.create(path.join(dir, 'links'), { dim: 3, dataRoot: data2, model: { id: 'm' } });
+  await links.append(Float32Array.from([1, 0, 0]), [{ id: 'link.png', path: 'link.png' }]);
+
+  const ro = await buildServer({ galleries: [path.join(dir, 'links')], readOnly: true, reportsDir: reports });
+  t.after(() => ro.close());
+  const url = await ro.listen({ port: 0, host: '127.0.0.1' });
+  assert.deepEqual(await read(await fetch(`${url}/reports`)), [
+    { name: 'a.html', url: '/reports/a.html' },
+    { name: 'evil.html', url: '/reports/evil.html' },
+  ]);
+  const a = await fetch(`${url}/reports/a.html`);
+  assert.equal(a.status, 200);
+  assert.match(a.headers.get('content-type')!, /text\/html/);
+  assert.match(await a.text(), /report a/);
+  for (const name of ['notes.txt', '..%2Fsecret.txt', 'evil.html', encodeURIComponent(path.join(dir, 'secret.txt'))]) {
+    assert.equal((await fetch(`${url}/reports/${name}`)).status, 404, name);
+  }
+  assert.equal((await fetch(`${url}/galleries/links/items/link.png/image`)).status, 404);
+});

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,9 @@ before(async () => {
   const embedder = await Embedder.load(model, { workers: 0 });
   await indexDataset(await loadDataset(data), embedder, path.join(dir, 'colours'));
   await embedder.close();
-  app = await buildServer({ galleries: [path.join(dir, 'colours')], token: 'web-token' });
+  await mkdir(path.join(dir, 'reports'), { recursive: true });
+  await writeFile(path.join(dir, 'reports', 'eval-colours.html'), '<!doctype html><title>eval</title><h1>Evaluation of colours</h1>');
+  app = await buildServer({ galleries: [path.join(dir, 'colours')], token: 'web-token', reportsDir: path.join(dir, 'reports') });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
   mkdirSync(ARTIFACTS, { recursive: true });
   context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
@@ -88,4 +91,15 @@ test('verify two face photos', { skip: SKIP || (existsSync(DEEPFACE) ? false : `
   await page.waitForFunction("/score/.test(document.querySelector('#verify-result')?.textContent ?? '')", undefined, { timeout: 60_000 });
   assert.match(await page.locator('#verify-result').innerText(), /^Same person — score 0\.\d{4}/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-verify.png'), fullPage: true });
+});
+
+test('reports are listed on the page and open', { skip: SKIP }, async () => {
+  await page.getByRole('button', { name: 'Reports' }).click();
+  const link = page.getByRole('link', { name: 'eval-colours.html' });
+  await link.waitFor();
+  const [report] = await Promise.all([context.waitForEvent('page'), link.click()]);
+  await report.waitForLoadState();
+  assert.equal(await report.locator('h1').innerText(), 'Evaluation of colours');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'web-reports.png'), fullPage: true });
+  await report.close();
 });

@@ -7,6 +7,9 @@ import { evaluateRetrieval, parseMetrics } from '../eval/evaluate.js';
 import type { Metric } from '../search/exact.js';
 import { embedQueries } from './query-embedding.js';
 import { positiveInt, positiveNumber } from './options.js';
+import path from 'node:path';
+import { renderReport } from '../eval/report.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 interface EvalFlags {
   queries: string;
@@ -16,6 +19,7 @@ interface EvalFlags {
   excludeSelf?: boolean;
   metric: Metric;
   json?: boolean;
+  report?: string;
   model?: string;
   root?: string;
   threads?: number;
@@ -35,6 +39,7 @@ export function evalCommand(): Command {
     .option('-m, --model <model.onnx>', 'model file, if it moved since the gallery was built')
     .option('--root <dir>', 'root that manifest paths are relative to')
     .option('--threads <n>', 'onnxruntime threads', positiveInt)
+    .option('--report <file.html>', 'also write an HTML report: metrics, Recall@k and precision–recall curves, example queries')
     .option('--json', 'print JSON (metrics and per-query rankings)')
     .option('-q, --quiet', 'no progress output')
     .action(async (galleryDir: string, o: EvalFlags) => {
@@ -48,7 +53,20 @@ export function evalCommand(): Command {
           relevance: o.relevance,
           radiusMeters: o.radius,
           excludeSelf: o.excludeSelf,
+          curveDepth: o.report ? 50 : undefined,
         });
+        if (o.report) {
+          const byQuery = new Map(queries.items.map((q) => [q.id, q.path]));
+          const byItem = new Map(gallery.items.map((it) => [it.id, it.path]));
+          const resolveItem = (id: string) => {
+            const p = byItem.get(id);
+            if (!p) return undefined;
+            return path.isAbsolute(p) ? p : gallery.dataRoot ? path.join(gallery.dataRoot, p) : undefined;
+          };
+          const html = await renderReport(`visid eval: ${path.basename(gallery.dir)} ← ${path.basename(queries.source)}`, report, { query: (id) => byQuery.get(id), item: resolveItem });
+          await writeFileAtomic(o.report, html);
+          process.stderr.write(`report written to ${o.report}\n`);
+        }
         if (o.json) {
           process.stdout.write(JSON.stringify({ gallery: gallery.dir, querySource: queries.source, ...report }, null, 2) + '\n');
           return;

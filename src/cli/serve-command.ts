@@ -13,6 +13,7 @@ interface ServeFlags {
   maxPendingSearches: number;
   timeout: number;
   log?: boolean;
+  reports?: string;
 }
 
 export function serveCommand(): Command {
@@ -27,6 +28,7 @@ export function serveCommand(): Command {
     .option('--max-queue <n>', 'uploads waiting beyond those; more get 503', positiveInt, 32)
     .option('--max-pending-searches <n>', 'searches waiting for the next batched pass; more get 503', positiveInt, 1024)
     .option('--timeout <ms>', 'request timeout', positiveInt, 30_000)
+    .option('--reports <dir>', 'folder of HTML reports (visid eval --report) to list on the page')
     .option('--log', 'log every request (JSON lines)')
     .action(async (galleries: string[], o: ServeFlags) => {
       const app = await buildServer({
@@ -39,6 +41,7 @@ export function serveCommand(): Command {
         maxPendingSearches: o.maxPendingSearches,
         requestTimeoutMs: o.timeout,
         logger: o.log,
+        reportsDir: o.reports,
       });
       const address = await app.listen({ port: o.port, host: o.host });
       process.stderr.write(`visid serving ${galleries.length} galleries at ${address}${o.readOnly ? ' (read-only)' : ''}\n`);

@@ -43,6 +43,8 @@ export interface EvaluateOptions {
   excludeSelf?: boolean;
   /** Ranking depth for mAP (default: the whole gallery, at most 1000). */
   depth?: number;
+  /** Also compute the Recall@k curve (k = 1…curveDepth) and the 11-point interpolated precision–recall curve. */
+  curveDepth?: number;
 }
 
 export interface EvaluationReport {
@@ -51,7 +53,11 @@ export interface EvaluationReport {
   relevance: 'label' | 'geo';
   /** Queries that have no relevant item in the gallery at all (they count as misses). */
   queriesWithoutPositives: number;
-  perQuery: Array<{ id: string; label?: string; ranked: string[]; rankedLabels: string[]; relevant: number }>;
+  perQuery: Array<{ id: string; label?: string; ranked: string[]; rankedLabels: string[]; relevant: number; hits: boolean[] }>;
+  /** Recall@k for k = 1…curveDepth, when asked for. */
+  recallCurve?: number[];
+  /** Mean over queries with positives of the interpolated precision at recall 0, 0.1, …, 1 (ranking to curveDepth). */
+  prCurve?: Array<[number, number]>;
 }
 
 function hasGeo(p: GeoPoint): boolean {
@@ -92,7 +98,8 @@ export async function evaluateRetrieval(
   const excludeIds = excludeSelf ? queries.map((q) => q.id) : undefined;
 
   const maxK = Math.max(1, ...metrics.filter((m) => m.name !== 'mAP' && m.name !== 'map').map((m) => m.k!));
-  const depth = metrics.some((m) => m.name === 'mAP') ? Math.max(maxK, Math.min(options.depth ?? 1000, gallery.count)) : maxK;
+  const curveDepth = options.curveDepth ?? 0;
+  const depth = Math.max(curveDepth, metrics.some((m) => m.name === 'mAP') ? Math.max(maxK, Math.min(options.depth ?? 1000, gallery.count)) : maxK);
   const hits = await searcher.search(vectors, { k: Math.min(depth, gallery.count), excludeIds });
   const ranked = hits.map((h) => h.map((x) => x.id));
 
@@ -116,6 +123,40 @@ export async function evaluateRetrieval(
     queries: queries.length,
     relevance,
     queriesWithoutPositives: relevant.filter((r) => r.length === 0).length,
-    perQuery: queries.map((q, i) => ({ id: q.id, label: q.label, ranked: ranked[i]!.slice(0, maxK), rankedLabels: rankedLabels[i]!, relevant: relevant[i]!.length })),
+    perQuery: queries.map((q, i) => {
+      const rel = new Set(relevant[i]);
+      const shown = ranked[i]!.slice(0, Math.max(maxK, 5));
+      return { id: q.id, label: q.label, ranked: shown, rankedLabels: rankedLabels[i]!, relevant: relevant[i]!.length, hits: shown.map((id) => rel.has(id)) };
+    }),
+    ...(curveDepth > 0 ? curves(ranked, relevant, Math.min(curveDepth, gallery.count)) : {}),
   };
+}
+
+/** Recall@k for k = 1…depth and the 11-point interpolated precision–recall curve averaged over queries. */
+function curves(ranked: string[][], relevant: string[][], depth: number): { recallCurve: number[]; prCurve: Array<[number, number]> } {
+  const firstHit = ranked.map((list, q) => {
+    const rel = new Set(relevant[q]);
+    const i = list.slice(0, depth).findIndex((id) => rel.has(id));
+    return i < 0 ? Infinity : i;
+  });
+  const recallCurve = Array.from({ length: depth }, (_, k) => firstHit.filter((i) => i <= k).length / ranked.length);
+  const levels = Array.from({ length: 11 }, (_, i) => i / 10);
+  const sums = levels.map(() => 0);
+  let counted = 0;
+  ranked.forEach((list, q) => {
+    const rel = new Set(relevant[q]);
+    if (rel.size === 0) return;
+    counted++;
+    const points: Array<[number, number]> = [];
+    let hits = 0;
+    list.slice(0, depth).forEach((id, i) => {
+      if (rel.has(id)) {
+        hits++;
+        points.push([hits / rel.size, hits / (i + 1)]);
+      }
+    });
+    // Interpolated precision at recall r: the best precision at any recall >= r.
+    levels.forEach((r, j) => (sums[j]! += Math.max(0, ...points.filter(([rr]) => rr >= r - 1e-12).map(([, p]) => p))));
+  });
+  return { recallCurve, prCurve: levels.map((r, j) => [r, counted ? sums[j]! / counted : 0]) };
 }

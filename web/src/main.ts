@@ -15,8 +15,9 @@ async function api<T>(url: string, init?: RequestInit): Promise<T> {
 
 function showTab(name: string): void {
   for (const b of document.querySelectorAll<HTMLButtonElement>('nav button')) b.setAttribute('aria-pressed', String(b.dataset['tab'] === name));
-  for (const t of ['search', 'browse', 'verify']) $(`tab-${t}`).hidden = t !== name;
+  for (const t of ['search', 'browse', 'verify', 'reports']) $(`tab-${t}`).hidden = t !== name;
   if (name === 'browse') void loadPage();
+  if (name === 'reports') void loadReports();
 }
 
 function card(hit: Hit, rank?: number): HTMLLIElement {
@@ -113,6 +114,23 @@ async function verify(): Promise<void> {
   } catch (err) {
     out.textContent = (err as Error).message;
   }
+}
+
+async function loadReports(): Promise<void> {
+  const reports = await api<Array<{ name: string; url: string }>>('/reports');
+  const list = $('reports');
+  if (reports.length === 0) {
+    list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'No reports yet.' }));
+    return;
+  }
+  list.replaceChildren(
+    ...reports.map((r) => {
+      const li = document.createElement('li');
+      const a = Object.assign(document.createElement('a'), { href: r.url, textContent: r.name, target: '_blank', rel: 'noopener' });
+      li.append(a);
+      return li;
+    }),
+  );
 }
 
 async function init(): Promise<void> {
