@@ -238,3 +238,14 @@ test('reports: listed from the folder, served by exact name only; symlinks out o
   }
   assert.equal((await fetch(`${url}/galleries/links/items/link.png/image`)).status, 404);
 });
+
+test('an upload above the pixel limit is refused with 413, naming the file', async (t) => {
+  const small = await buildServer({ galleries: [path.join(dir, 'colours')], readOnly: true, maxPixels: 100 });
+  t.after(() => small.close());
+  const url = await small.listen({ port: 0, host: '127.0.0.1' });
+  const f = new FormData();
+  f.append('image', await png([1, 2, 3]), 'big-pixels.png');
+  const res = await fetch(`${url}/galleries/colours/search`, { method: 'POST', body: f });
+  assert.equal(res.status, 413);
+  assert.match((await read(res)).error, /big-pixels\.png: image exceeds the pixel limit of 100 pixels/);
+});
