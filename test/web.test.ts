@@ -103,3 +103,19 @@ test('reports are listed on the page and open', { skip: SKIP }, async () => {
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-reports.png'), fullPage: true });
   await report.close();
 });
+
+test('gallery page: adding an image needs the token and shows up in the browser', { skip: SKIP }, async () => {
+  await page.getByRole('button', { name: 'Gallery' }).click();
+  await writeSolid(path.join(dir, 'yellow.png'), [240, 240, 10]);
+  await page.locator('#add-files').setInputFiles(path.join(dir, 'yellow.png'));
+  await page.locator('#add-label').fill('yellow');
+  await page.locator('#add-token').fill('wrong');
+  await page.getByRole('button', { name: 'Add' }).click();
+  await page.waitForFunction("/token/.test(document.querySelector('#add-status')?.textContent ?? '')");
+  await page.locator('#add-token').fill('web-token');
+  await page.getByRole('button', { name: 'Add' }).click();
+  await page.waitForFunction("/Added 1/.test(document.querySelector('#add-status')?.textContent ?? '')");
+  await page.waitForFunction("document.querySelectorAll('#items li').length === 5");
+  assert.ok((await page.locator('#items li .label').allInnerTexts()).includes('yellow'));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'web-add.png'), fullPage: true });
+});

@@ -86,6 +86,7 @@ async function addImages(): Promise<void> {
       headers: { authorization: `Bearer ${$<HTMLInputElement>('add-token').value}` },
     });
     status.textContent = `Added ${res.added.length}; the gallery now holds ${res.count}.`;
+    await loadGalleries();
     await loadPage();
   } catch (err) {
     status.textContent = (err as Error).message;
@@ -133,9 +134,14 @@ async function loadReports(): Promise<void> {
   );
 }
 
-async function init(): Promise<void> {
+async function loadGalleries(): Promise<void> {
+  const selected = gallerySelect.value;
   const galleries = await api<Array<{ name: string; count: number; model: string }>>('/galleries');
-  gallerySelect.replaceChildren(...galleries.map((g) => new Option(`${g.name} (${g.count}, ${g.model})`, g.name)));
+  gallerySelect.replaceChildren(...galleries.map((g) => new Option(`${g.name} (${g.count}, ${g.model})`, g.name, false, g.name === selected)));
+}
+
+async function init(): Promise<void> {
+  await loadGalleries();
   for (const b of document.querySelectorAll<HTMLButtonElement>('nav button')) b.addEventListener('click', () => showTab(b.dataset['tab']!));
   gallerySelect.addEventListener('change', () => {
     offset = 0;
