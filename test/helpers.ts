@@ -5,6 +5,9 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
 import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { Embedder } from '../src/models/embedder.js';
+import { loadDataset } from '../src/data/load.js';
+import { indexDataset } from '../src/pipeline/index-dataset.js';
 
 export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'visid-test-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -49,4 +52,22 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
       throw new Error(`${message} at ${i}: ${actual[i]} != ${expected[i]} (tol ${tol})`);
     }
   }
+}
+
+/**
+ * A small real gallery in `<dir>/colours`: solid-colour PNGs red/0 (250,10,10), red/1 (220,30,20),
+ * green/0 (10,240,10), blue/0 (0,20,250) under `<dir>/data`, embedded by the channel-mean model.
+ */
+export async function writeColourGallery(dir: string): Promise<string> {
+  const model = await writeChannelMeanModel(dir);
+  const data = path.join(dir, 'data');
+  await writeSolid(path.join(data, 'red', '0.png'), [250, 10, 10]);
+  await writeSolid(path.join(data, 'red', '1.png'), [220, 30, 20]);
+  await writeSolid(path.join(data, 'green', '0.png'), [10, 240, 10]);
+  await writeSolid(path.join(data, 'blue', '0.png'), [0, 20, 250]);
+  const embedder = await Embedder.load(model, { workers: 0 });
+  const gallery = path.join(dir, 'colours');
+  await indexDataset(await loadDataset(data), embedder, gallery);
+  await embedder.close();
+  return gallery;
 }

@@ -8,8 +8,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/server/app.js';
-import { Embedder, Gallery, indexDataset, loadDataset, VisidError } from '../src/index.js';
-import { expectedColourDescriptor, writeChannelMeanModel, writeSolid } from './helpers.js';
+import { Gallery, VisidError } from '../src/index.js';
+import { expectedColourDescriptor, writeColourGallery, writeSolid } from './helpers.js';
 
 const TOKEN = 'test-token-123';
 let dir: string;
@@ -18,16 +18,8 @@ let base: string;
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'visid-server-'));
-  const model = await writeChannelMeanModel(dir);
-  const data = path.join(dir, 'data');
-  await writeSolid(path.join(data, 'red', '0.png'), [250, 10, 10]);
-  await writeSolid(path.join(data, 'red', '1.png'), [220, 30, 20]);
-  await writeSolid(path.join(data, 'green', '0.png'), [10, 240, 10]);
-  await writeSolid(path.join(data, 'blue', '0.png'), [0, 20, 250]);
+  await writeColourGallery(dir);
   await fs.writeFile(path.join(dir, 'secret.txt'), 'top secret');
-  const embedder = await Embedder.load(model, { workers: 0 });
-  await indexDataset(await loadDataset(data), embedder, path.join(dir, 'colours'));
-  await embedder.close();
   app = await buildServer({ galleries: [path.join(dir, 'colours')], token: TOKEN, maxUploadBytes: 4 * 1024 * 1024, maxConcurrent: 1, maxQueue: 1 });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });

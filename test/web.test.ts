@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/server/app.js';
-import { Embedder, indexDataset, loadDataset } from '../src/index.js';
-import { writeChannelMeanModel, writeSolid } from './helpers.js';
+import { writeColourGallery, writeSolid } from './helpers.js';
 
 const CHROMIUM = process.env['VISID_CHROMIUM'] ?? '/usr/bin/chromium';
 const SKIP = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set VISID_CHROMIUM)`;
@@ -26,16 +25,8 @@ let page: Page;
 before(async () => {
   if (SKIP) return;
   dir = mkdtempSync(path.join(tmpdir(), 'visid-web-'));
-  const model = await writeChannelMeanModel(dir);
-  const data = path.join(dir, 'data');
-  await writeSolid(path.join(data, 'red', '0.png'), [250, 10, 10]);
-  await writeSolid(path.join(data, 'red', '1.png'), [220, 30, 20]);
-  await writeSolid(path.join(data, 'green', '0.png'), [10, 240, 10]);
-  await writeSolid(path.join(data, 'blue', '0.png'), [0, 20, 250]);
+  await writeColourGallery(dir);
   await writeSolid(path.join(dir, 'query.png'), [200, 20, 30]);
-  const embedder = await Embedder.load(model, { workers: 0 });
-  await indexDataset(await loadDataset(data), embedder, path.join(dir, 'colours'));
-  await embedder.close();
   await mkdir(path.join(dir, 'reports'), { recursive: true });
   await writeFile(path.join(dir, 'reports', 'eval-colours.html'), '<!doctype html><title>eval</title><h1>Evaluation of colours</h1>');
   app = await buildServer({ galleries: [path.join(dir, 'colours')], token: 'web-token', reportsDir: path.join(dir, 'reports') });
