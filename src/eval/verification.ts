@@ -1,5 +1,6 @@
 // 1:1 verification evaluation exactly as insightface's: k-fold threshold choice, accuracy ± std, TAR at FAR, ROC.
 import { VisidError } from '../util/errors.js';
+import { lineChart } from './chart.js';
 
 export interface VerificationFold {
   /** Threshold on the distance chosen on the other folds (same when distance < threshold). */
@@ -160,20 +161,9 @@ export function rocCurve(distances: number[], same: boolean[]): { auc: number; r
 
 /** A self-contained SVG plot of a ROC curve (FAR on a log axis from 1e-4), for reports. */
 export function rocSvg(roc: Array<[number, number]>, title: string): string {
-  const W = 480, H = 360, L = 50, B = 40, T = 30, R = 15;
-  const x = (far: number) => L + ((Math.log10(Math.max(far, 1e-4)) + 4) / 4) * (W - L - R);
-  const y = (tar: number) => H - B - tar * (H - B - T);
-  const pts = roc.filter(([f]) => f > 0).map(([f, t]) => `${x(f).toFixed(1)},${y(t).toFixed(1)}`).join(' ');
-  const ticks = [1e-4, 1e-3, 1e-2, 1e-1, 1].map((f) => `<text x="${x(f)}" y="${H - B + 16}" font-size="11" text-anchor="middle">${f === 1 ? '1' : `1e${Math.log10(f)}`}</text>`).join('');
-  const yt = [0, 0.25, 0.5, 0.75, 1].map((t) => `<text x="${L - 6}" y="${y(t) + 4}" font-size="11" text-anchor="end">${t}</text>`).join('');
-  return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">` +
-    `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${title.replace(/[<&>]/g, '')}</text>` +
-    `<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - B - T}" fill="none" stroke="#888"/>${ticks}${yt}` +
-    `<text x="${W / 2}" y="${H - 6}" text-anchor="middle" font-size="12">FAR</text>` +
-    `<text x="14" y="${H / 2}" font-size="12" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">TAR</text>` +
-    `<polyline points="${pts}" fill="none" stroke="#c0392b" stroke-width="2"/></svg>\n`
-  );
+  const points = roc.filter(([f]) => f > 0).map(([f, t]): [number, number] => [Math.log10(Math.max(f, 1e-4)), t]);
+  const xTicks = [-4, -3, -2, -1, 0].map((e): [number, string] => [e, e === 0 ? '1' : `1e${e}`]);
+  return lineChart(points, title, 'FAR', 'TAR', 0, { xMin: -4, xTicks, colour: '#c0392b' }) + '\n';
 }
 
 /**

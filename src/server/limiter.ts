@@ -10,10 +10,6 @@ export class Limiter {
     readonly maxQueue: number,
   ) {}
 
-  get queued(): number {
-    return this.waiting.length;
-  }
-
   /** Runs `fn` when a slot is free; throws E_BUSY at once when the queue is full. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.maxConcurrent) {
