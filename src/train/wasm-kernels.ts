@@ -1,0 +1,240 @@
+// Registers the training kernels TensorFlow.js's WebAssembly backend lacks, composed from kernels it has.
+//
+// tfjs-backend-wasm 4.22 has Conv2D and Conv2DBackpropInput but not Conv2DBackpropFilter, nor the two depthwise
+// backprop kernels, nor UnsortedSegmentSum (the gradient of gather). Each is written here as a sum over filter taps
+// of strided slices and matrix products — the filter gradient of a convolution *is* a correlation of the input with
+// the output gradient — calling the wasm backend's own kernel functions, so no data leaves WebAssembly memory.
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+
+type Backend = { disposeData(id: object): void };
+type Attrs = Record<string, unknown>;
+
+/** Calls another wasm kernel directly; every result is remembered so intermediates can be freed. */
+class KernelRunner {
+  private readonly made: TensorInfo[] = [];
+  constructor(private readonly backend: Backend) {}
+
+  run(name: string, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
+    const kernel = tf.getKernel(name, 'wasm');
+    if (!kernel) throw new Error(`wasm backend has no ${name} kernel`);
+    const out = kernel.kernelFunc({ inputs: inputs as NamedTensorInfoMap, backend: this.backend as never, attrs: attrs as NamedAttrMap });
+    const info = (Array.isArray(out) ? out[0] : out) as TensorInfo;
+    this.made.push(info);
+    return info;
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  /** Frees every intermediate except `keep`. */
+  finish(keep: TensorInfo): TensorInfo {
+    for (const info of this.made) if (info !== keep) this.backend.disposeData(info.dataId);
+    return keep;
+  }
+}
+
+interface ConvGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  fh: number;
+  fw: number;
+  strides: [number, number];
+  dilations: [number, number];
+  padTop: number;
+  padLeft: number;
+}
+
+function pair(v: unknown): [number, number] {
+  if (typeof v === 'number') return [v, v];
+  const a = v as number[];
+  return [a[0]!, a[1]!];
+}
+
+function geometry(xShape: number[], filterShape: [number, number, number, number], attrs: Attrs, depthwise: boolean): ConvGeometry {
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast') {
+    throw new Error(`wasm conv backprop supports NHWC only, got ${String(attrs.dataFormat)}`);
+  }
+  const strides = pair(attrs.strides);
+  const dilations = pair(attrs.dilations ?? 1);
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape,
+    strides,
+    dilations,
+    attrs.pad as 'same',
+    attrs.dimRoundingMode as 'floor' | undefined,
+    depthwise,
+  );
+  return {
+    batch: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    fh: info.filterHeight,
+    fw: info.filterWidth,
+    strides,
+    dilations,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+/**
+ * The input positions tap (a, b) reads, as a slice of the input padded enough on every side:
+ * rows padTop-relative a·d + s·i for i < outH. Returns the padded input and the slice begin/end.
+ */
+function padForTaps(r: KernelRunner, x: TensorInfo, g: ConvGeometry): { padded: TensorInfo; offH: number; offW: number } {
+  const needH = (g.fh - 1) * g.dilations[0] + (g.outH - 1) * g.strides[0] + 1;
+  const needW = (g.fw - 1) * g.dilations[1] + (g.outW - 1) * g.strides[1] + 1;
+  const bottom = Math.max(0, needH - g.padTop - g.inH);
+  const right = Math.max(0, needW - g.padLeft - g.inW);
+  const top = Math.max(0, g.padTop);
+  const left = Math.max(0, g.padLeft);
+  const padded = r.run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 });
+  // A negative pad (possible with explicit padding) becomes a start offset instead.
+  return { padded, offH: top - g.padTop, offW: left - g.padLeft };
+}
+
+function tapSlice(r: KernelRunner, padded: TensorInfo, g: ConvGeometry, a: number, b: number, offH: number, offW: number): TensorInfo {
+  const h0 = offH + a * g.dilations[0];
+  const w0 = offW + b * g.dilations[1];
+  const channels = padded.shape[3]!;
+  return r.run('StridedSlice', { x: padded }, {
+    begin: [0, h0, w0, 0],
+    end: [g.batch, h0 + (g.outH - 1) * g.strides[0] + 1, w0 + (g.outW - 1) * g.strides[1] + 1, channels],
+    strides: [1, g.strides[0], g.strides[1], 1],
+    beginMask: 0,
+    endMask: 0,
+    ellipsisMask: 0,
+    newAxisMask: 0,
+    shrinkAxisMask: 0,
+  });
+}
+
+/** dW[a,b,ci,co] = Σ_{n,i,j} x[n, i·s + a·d − pad, j·s + b·d − pad, ci] · dy[n,i,j,co]: one matmul per tap. */
+function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a0 = (attrs ?? {}) as Attrs;
+  const filterShape = a0.filterShape as [number, number, number, number];
+  const g = geometry(x.shape, filterShape, a0, false);
+  const r = new KernelRunner(backend as Backend);
+  const rows = g.batch * g.outH * g.outW;
+  const outC = filterShape[3];
+  const dy2 = r.reshape(dy, [1, rows, outC]);
+  const { padded, offH, offW } = padForTaps(r, x, g);
+  const taps: TensorInfo[] = [];
+  for (let a = 0; a < g.fh; a++) {
+    for (let b = 0; b < g.fw; b++) {
+      const patch = r.reshape(tapSlice(r, padded, g, a, b, offH, offW), [1, rows, g.inC]);
+      taps.push(r.run('BatchMatMul', { a: patch, b: dy2 }, { transposeA: true, transposeB: false }));
+    }
+  }
+  const stacked = taps.length === 1 ? taps[0]! : concat(r, taps, 0);
+  const out = r.reshape(stacked, filterShape);
+  return r.finish(out);
+}
+
+/** Depthwise filter gradient: per tap, Σ over positions of x[…, c] · dy[…, c·M + m]. */
+function depthwiseBackpropFilter({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a0 = (attrs ?? {}) as Attrs;
+  const filterShape = a0.filterShape as [number, number, number, number];
+  const g = geometry(x.shape, filterShape, a0, true);
+  const mult = filterShape[3];
+  const r = new KernelRunner(backend as Backend);
+  const rows = g.batch * g.outH * g.outW;
+  const dy3 = r.reshape(dy, [rows, g.inC, mult]);
+  const { padded, offH, offW } = padForTaps(r, x, g);
+  const taps: TensorInfo[] = [];
+  for (let a = 0; a < g.fh; a++) {
+    for (let b = 0; b < g.fw; b++) {
+      const patch = r.reshape(tapSlice(r, padded, g, a, b, offH, offW), [rows, g.inC, 1]);
+      const prod = r.run('Multiply', { a: patch, b: dy3 });
+      taps.push(r.run('Sum', { x: prod }, { axis: [0], keepDims: true }));
+    }
+  }
+  const stacked = taps.length === 1 ? taps[0]! : concat(r, taps, 0);
+  return r.finish(r.reshape(stacked, filterShape));
+}
+
+/**
+ * Depthwise input gradient: for each tap, g = Σ_m dy[…, c, m] · W[a, b, c, m] lands on the input positions that tap
+ * read. Zero-interleaving g by the stride (reshape + pad) and shifting it by the tap offset (pad) places it there.
+ */
+function depthwiseBackpropInput({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a0 = (attrs ?? {}) as Attrs;
+  const inShape = a0.inputShape as [number, number, number, number];
+  const filterShape = filter.shape as [number, number, number, number];
+  const g = geometry(inShape, filterShape, a0, true);
+  const mult = filterShape[3];
+  const r = new KernelRunner(backend as Backend);
+  const [sh, sw] = g.strides;
+  const dy5 = r.reshape(dy, [g.batch, g.outH, g.outW, g.inC, mult]);
+  // The padded-input frame: big enough for every tap's reach and for the input itself.
+  const spanH = Math.max((g.fh - 1) * g.dilations[0] + g.outH * sh, g.padTop + g.inH);
+  const spanW = Math.max((g.fw - 1) * g.dilations[1] + g.outW * sw, g.padLeft + g.inW);
+  let total: TensorInfo | undefined;
+  for (let a = 0; a < g.fh; a++) {
+    for (let b = 0; b < g.fw; b++) {
+      const w = r.run('Slice', { x: filter }, { begin: [a, b, 0, 0], size: [1, 1, g.inC, mult] });
+      const w5 = r.reshape(w, [1, 1, 1, g.inC, mult]);
+      const contrib = r.run('Sum', { x: r.run('Multiply', { a: dy5, b: w5 }) }, { axis: [4], keepDims: false });
+      // [N, OH, OW, C] → [N, OH, 1, OW, 1, C] → pad to [N, OH, sh, OW, sw, C] → [N, OH·sh, OW·sw, C]
+      let spread = r.reshape(contrib, [g.batch, g.outH, 1, g.outW, 1, g.inC]);
+      if (sh > 1 || sw > 1) spread = r.run('PadV2', { x: spread }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+      spread = r.reshape(spread, [g.batch, g.outH * sh, g.outW * sw, g.inC]);
+      const top = a * g.dilations[0];
+      const left = b * g.dilations[1];
+      const placed = r.run('PadV2', { x: spread }, {
+        paddings: [[0, 0], [top, spanH - top - g.outH * sh], [left, spanW - left - g.outW * sw], [0, 0]],
+        constantValue: 0,
+      });
+      total = total ? r.run('Add', { a: total, b: placed }) : placed;
+    }
+  }
+  const dx = r.run('Slice', { x: total! }, { begin: [0, g.padTop, g.padLeft, 0], size: inShape });
+  return r.finish(dx);
+}
+
+/** out[s] = Σ_{i: ids[i] = s} x[i]: a one-hot matrix times x (the gradient of gather needs it). */
+function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
+  const numSegments = (attrs as Attrs).numSegments as number;
+  const r = new KernelRunner(backend as Backend);
+  const n = segmentIds.shape.reduce((p, v) => p * v, 1);
+  const rest = x.shape.slice(segmentIds.shape.length);
+  const width = rest.reduce((p, v) => p * v, 1);
+  const ids = r.run('Cast', { x: r.reshape(segmentIds, [n]) }, { dtype: 'int32' });
+  // wasm's OneHot writes int32 whatever dtype it is asked for: cast explicitly.
+  const oneHotInt = r.run('OneHot', { indices: ids }, { depth: numSegments, onValue: 1, offValue: 0, dtype: 'int32' });
+  const oneHot = r.run('Cast', { x: oneHotInt }, { dtype: 'float32' });
+  const x3 = r.reshape(x, [1, n, width]);
+  const summed = r.run('BatchMatMul', { a: r.reshape(oneHot, [1, n, numSegments]), b: x3 }, { transposeA: true, transposeB: false });
+  return r.finish(r.reshape(summed, [numSegments, ...rest]));
+}
+
+function concat(r: KernelRunner, parts: TensorInfo[], axis: number): TensorInfo {
+  // tfjs' Concat kernel takes its inputs as an array-like map.
+  return r.run('Concat', parts as unknown as Record<string, TensorInfo>, { axis });
+}
+
+const KERNELS: KernelConfig[] = [
+  { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as never },
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter as never },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput as never },
+  { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as never },
+];
+
+/** Registers the missing wasm training kernels once (idempotent). */
+export function registerWasmTrainingKernels(): void {
+  for (const k of KERNELS) if (!tf.getKernel(k.kernelName, 'wasm')) tf.registerKernel(k);
+}
