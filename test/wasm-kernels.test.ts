@@ -1,7 +1,7 @@
 // The wasm backend's added training kernels give the CPU backend's gradients on random convolution geometries.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, initTf } from '../src/train/tf.js';
+import { tf, initTf } from '../src/tf/runtime.js';
 import { mulberry32 } from '../src/util/random.js';
 
 type Case = { n: number; h: number; w: number; c: number; k: number; fh: number; fw: number; s: [number, number]; d: [number, number]; pad: 'same' | 'valid' | number };
