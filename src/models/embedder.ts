@@ -18,12 +18,16 @@ export interface EmbedderOptions {
   workers?: number;
   /** Let onnxruntime's threads spin while waiting (faster only when nothing else needs the cores). Default false. */
   spinning?: boolean;
+  /** L2-normalise descriptors (default true); false returns the raw outputs, e.g. backbone features for head training. */
+  normalize?: boolean;
 }
 
 export interface EmbedOptions {
   batchSize?: number;
   /** Also embed the mirrored image and fuse it in (test-time augmentation). */
   flip?: boolean;
+  /** Embed only the mirrored image (a training view); exclusive with flip. */
+  mirror?: boolean;
   /** Input-size multipliers, e.g. [0.526, 0.588, 1, 1.7, 1.9] (seed 001 §8); default [1]. */
   scales?: number[];
   /** How views (scales, flips) are fused; default avg. */
@@ -60,6 +64,7 @@ export class Embedder {
     private readonly inputName: string,
     private readonly outputName: string,
     private readonly fixedSpatial: boolean,
+    private readonly normalize: boolean,
   ) {}
 
   /** Descriptor length, known after the first run (or from the card). */
@@ -102,7 +107,7 @@ export class Embedder {
     }
     const modelId = createHash('sha256').update(bytes).digest('hex');
     const pool = new ImagePool({ workers: options.workers });
-    const embedder = new Embedder(modelPath, modelId, card, session, pool, inputName, outputName, fixedSpatial);
+    const embedder = new Embedder(modelPath, modelId, card, session, pool, inputName, outputName, fixedSpatial, options.normalize ?? true);
     embedder.dim = card.outputDim;
     return embedder;
   }
@@ -154,7 +159,7 @@ export class Embedder {
         throw new VisidError('E_NAN', 'model produced a non-finite descriptor', { item: names?.[Math.floor(i / dim)] ?? `row ${Math.floor(i / dim)}` });
       }
     }
-    return l2NormalizeRows(vectors, dim);
+    return this.normalize ? l2NormalizeRows(vectors, dim) : vectors;
   }
 
   /**
@@ -167,6 +172,8 @@ export class Embedder {
     const scales = options.scales ?? [1];
     const fusion = options.fusion ?? 'avg';
     const flip = options.flip ?? false;
+    const mirror = options.mirror ?? false;
+    if (flip && mirror) throw new VisidError('E_INPUT', 'flip (fuse the mirror in) and mirror (the mirror alone) exclude each other');
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new VisidError('E_INPUT', `batch size must be a positive integer, got ${batchSize}`);
     if (scales.length === 0 || scales.some((s) => !(s > 0))) throw new VisidError('E_INPUT', `scales must be positive numbers, got [${scales}]`);
     if (this.fixedSpatial && scales.some((s) => s !== 1)) {
@@ -180,7 +187,7 @@ export class Embedder {
     const prepare = (start: number) => {
       const end = Math.min(start + batchSize, paths.length);
       return specs.map((spec) =>
-        Promise.allSettled(paths.slice(start, end).map((p, j) => this.pool.preprocess(p, spec, flip, nameOf(start + j)))),
+        Promise.allSettled(paths.slice(start, end).map((p, j) => this.pool.preprocess(p, spec, flip || mirror, nameOf(start + j)))),
       );
     };
 
@@ -207,7 +214,7 @@ export class Embedder {
           const spec = specs[s]!;
           const settled = settledPerScale[s]!;
           const per = 3 * spec.width * spec.height;
-          for (const useFlip of flip ? [false, true] : [false]) {
+          for (const useFlip of flip ? [false, true] : [mirror]) {
             const batch = new Float32Array(ok.length * per);
             ok.forEach((i, j) => {
               const r = (settled[i] as PromiseFulfilledResult<{ tensor: Float32Array; flipped?: Float32Array }>).value;

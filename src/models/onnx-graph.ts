@@ -42,7 +42,8 @@ export class OnnxGraph {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private counter = 0;
 
-  constructor(readonly name: string) {}
+  /** `prefix` keeps generated names apart from another graph's when this one is appended to it. */
+  constructor(readonly name: string, private readonly prefix = '') {}
 
   input(name: string, dims: Dim[]): string {
     this.inputs.push(valueInfo(name, onnx.TensorProto.DataType.FLOAT, dims));
@@ -89,7 +90,34 @@ export class OnnxGraph {
   }
 
   fresh(prefix: string): string {
-    return `${prefix}_${this.counter++}`;
+    return `${this.prefix}${prefix}_${this.counter++}`;
+  }
+
+  /**
+   * Appends this graph's nodes and weights to an existing model (e.g. a trained head after a frozen backbone),
+   * making `outputs` the model's only outputs. The opset and IR version are the larger of the two.
+   */
+  appendTo(baseBytes: Uint8Array, docString = ''): Uint8Array {
+    const base = onnx.ModelProto.decode(baseBytes);
+    const graph = base.graph!;
+    graph.node = [...(graph.node ?? []), ...this.nodes];
+    graph.initializer = [...(graph.initializer ?? []), ...this.initializers];
+    graph.output = this.outputs;
+    const opsets = base.opsetImport ?? [];
+    const main = opsets.find((o) => !o.domain);
+    if (main) main.version = Math.max(Number(main.version ?? 0), OPSET);
+    else opsets.push({ domain: '', version: OPSET });
+    base.opsetImport = opsets;
+    base.irVersion = Math.max(Number(base.irVersion ?? 0), IR_VERSION);
+    if (docString) base.docString = docString;
+    return onnx.ModelProto.encode(base).finish();
+  }
+
+  /** The first output name of an ONNX model's graph. */
+  static outputNameOf(bytes: Uint8Array): string {
+    const name = onnx.ModelProto.decode(bytes).graph?.output?.[0]?.name;
+    if (!name) throw new Error('model has no graph output');
+    return name;
   }
 
   toBytes(docString = ''): Uint8Array {

@@ -119,27 +119,85 @@ function tapSlice(r: KernelRunner, padded: TensorInfo, g: ConvGeometry, a: numbe
   });
 }
 
-/** dW[a,b,ci,co] = Σ_{n,i,j} x[n, i·s + a·d − pad, j·s + b·d − pad, ci] · dy[n,i,j,co]: one matmul per tap. */
+/**
+ * dW[a,b,ci,co] = Σ_{n,i,j} x[n, i·s + a·d − pad, j·s + b·d − pad, ci] · dy[n,i,j,co].
+ * Read with the batch as the channel axis, that is itself a convolution: the input x' = x as [Ci, H, W, N], the
+ * filter dy' = dy as [OH, OW, N, Co], the stride becoming the dilation and the dilation the stride; its output
+ * [Ci, fh, fw, Co] is dW up to a transpose. wasm runs it through XNNPACK's convolution, several times faster than
+ * slicing taps.
+ */
 function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const a0 = (attrs ?? {}) as Attrs;
   const filterShape = a0.filterShape as [number, number, number, number];
   const g = geometry(x.shape, filterShape, a0, false);
   const r = new KernelRunner(backend as Backend);
-  const rows = g.batch * g.outH * g.outW;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
   const outC = filterShape[3];
-  const dy2 = r.reshape(dy, [1, rows, outC]);
-  const { padded, offH, offW } = padForTaps(r, x, g);
-  const taps: TensorInfo[] = [];
-  for (let a = 0; a < g.fh; a++) {
-    for (let b = 0; b < g.fw; b++) {
-      const patch = r.reshape(tapSlice(r, padded, g, a, b, offH, offW), [1, rows, g.inC]);
-      taps.push(r.run('BatchMatMul', { a: patch, b: dy2 }, { transposeA: true, transposeB: false }));
-    }
+  // Padding that makes the output exactly fh × fw; a negative amount crops the input instead.
+  const bottom = (g.fh - 1) * dh + (g.outH - 1) * sh + 1 - g.inH - g.padTop;
+  const right = (g.fw - 1) * dw + (g.outW - 1) * sw + 1 - g.inW - g.padLeft;
+  let xt = r.run('Transpose', { x }, { perm: [3, 1, 2, 0] });
+  const crop = (v: number) => Math.max(0, -v);
+  if (g.padTop < 0 || g.padLeft < 0 || bottom < 0 || right < 0) {
+    xt = r.run('Slice', { x: xt }, { begin: [0, crop(g.padTop), crop(g.padLeft), 0], size: [g.inC, g.inH - crop(g.padTop) - crop(bottom), g.inW - crop(g.padLeft) - crop(right), g.batch] });
   }
-  const stacked = taps.length === 1 ? taps[0]! : concat(r, taps, 0);
-  const out = r.reshape(stacked, filterShape);
-  return r.finish(out);
+  const dyt = r.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const out = r.run('Conv2D', { x: xt, filter: dyt }, {
+    strides: [dh, dw],
+    dilations: [sh, sw],
+    pad: [[0, 0], [Math.max(0, g.padTop), Math.max(0, bottom)], [Math.max(0, g.padLeft), Math.max(0, right)], [0, 0]],
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
+  });
+  // [Ci, fh, fw, Co] → [fh, fw, Ci, Co]
+  return r.finish(r.run('Transpose', { x: out }, { perm: [1, 2, 0, 3] }));
+}
+
+/**
+ * dx = the correlation of the stride-dilated dy (zeros between rows/columns) with the spatially flipped,
+ * in/out-transposed filter, at stride 1, dilation d and padding (fh − 1)·d − padTop: a forward Conv2D, which the
+ * wasm backend runs through XNNPACK (its own Conv2DBackpropInput is a plain loop, several times slower).
+ */
+function conv2DBackpropInput({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a0 = (attrs ?? {}) as Attrs;
+  const inShape = a0.inputShape as [number, number, number, number];
+  const filterShape = filter.shape as [number, number, number, number];
+  const g = geometry(inShape, filterShape, a0, false);
+  const r = new KernelRunner(backend as Backend);
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const outC = filterShape[3];
+  // Zero-interleave dy by the stride: [N, OH, OW, Co] → [N, (OH−1)·sh + 1, (OW−1)·sw + 1, Co].
+  let u = dy;
+  if (sh > 1 || sw > 1) {
+    u = r.reshape(dy, [g.batch, g.outH, 1, g.outW, 1, outC]);
+    u = r.run('PadV2', { x: u }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+    u = r.reshape(u, [g.batch, g.outH * sh, g.outW * sw, outC]);
+    u = r.run('Slice', { x: u }, { begin: [0, 0, 0, 0], size: [g.batch, (g.outH - 1) * sh + 1, (g.outW - 1) * sw + 1, outC] });
+  }
+  const uH = (g.outH - 1) * sh + 1;
+  const uW = (g.outW - 1) * sw + 1;
+  const top = (g.fh - 1) * dh - g.padTop;
+  const left = (g.fw - 1) * dw - g.padLeft;
+  const bottom = g.inH + (g.fh - 1) * dh - uH - top;
+  const right = g.inW + (g.fw - 1) * dw - uW - left;
+  // Rows the forward pass never read leave negative padding: crop dy's frame instead, or pad it explicitly.
+  const crop = (v: number) => Math.max(0, -v);
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) {
+    u = r.run('Slice', { x: u }, { begin: [0, crop(top), crop(left), 0], size: [g.batch, uH - crop(top) - crop(bottom), uW - crop(left) - crop(right), outC] });
+  }
+  const flipped = r.run('Transpose', { x: r.run('Reverse', { x: filter }, { dims: [0, 1] }) }, { perm: [0, 1, 3, 2] });
+  const dx = r.run('Conv2D', { x: u, filter: flipped }, {
+    strides: [1, 1],
+    pad: [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]],
+    dataFormat: 'NHWC',
+    dilations: [dh, dw],
+    dimRoundingMode: undefined,
+  });
+  return r.finish(dx);
 }
 
 /** Depthwise filter gradient: per tap, Σ over positions of x[…, c] · dy[…, c·M + m]. */
@@ -229,12 +287,23 @@ function concat(r: KernelRunner, parts: TensorInfo[], axis: number): TensorInfo 
 
 const KERNELS: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as never },
+  { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as never },
   { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter as never },
   { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput as never },
   { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as never },
 ];
 
-/** Registers the missing wasm training kernels once (idempotent). */
+let registered = false;
+
+/**
+ * Registers the missing wasm training kernels, and replaces wasm's loop-based Conv2DBackpropInput with the
+ * XNNPACK-backed one above. Idempotent.
+ */
 export function registerWasmTrainingKernels(): void {
-  for (const k of KERNELS) if (!tf.getKernel(k.kernelName, 'wasm')) tf.registerKernel(k);
+  if (registered) return;
+  registered = true;
+  for (const k of KERNELS) {
+    if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel(k);
+  }
 }

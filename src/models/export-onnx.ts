@@ -1,0 +1,57 @@
+// Writes a trained network as an ONNX model + card that the Embedder loads like any other model.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { writeFileAtomic } from '../util/atomic.js';
+import { OnnxGraph } from './onnx-graph.js';
+import type { EmbeddingNet } from './networks.js';
+import type { ModelCard } from './model-card.js';
+
+/** What a trained model's card records beyond the preprocessing: how it was made. */
+export interface TrainedCardExtras {
+  /** The network spec, so the weights can be re-loaded for fine-tuning. */
+  net: EmbeddingNet['spec'];
+  training?: Record<string, unknown>;
+  /** For heads: the frozen backbone the head was trained on (file name and SHA-256). */
+  backbone?: { file: string; sha256: string };
+}
+
+/**
+ * A CNN as a standalone ONNX model: NCHW float input 'pixels' [N, 3, H, W] (already mean/std-normalised by the
+ * Embedder), output 'descriptor' [N, D]. A grey-input network averages the three channels first, so RGB files work.
+ */
+export function cnnToOnnx(net: EmbeddingNet, name: string): Uint8Array {
+  const [h, w, c] = net.sampleShape as [number, number, number];
+  const g = new OnnxGraph(name);
+  let x = g.input('pixels', ['N', 3, h, w]);
+  if (c === 1) x = g.node('ReduceMean', [x], { axes: [1], keepdims: 1 });
+  const out = net.body.toOnnx(g, x);
+  g.node('Identity', [out], {}, ['descriptor']);
+  g.output('descriptor', ['N', (net.spec as { embeddingDim: number }).embeddingDim]);
+  return g.toBytes(`visid trained ${net.spec.type}`);
+}
+
+/**
+ * A head appended to its frozen backbone's ONNX graph, so the pair is one model. The backbone's output feeds the
+ * head (a feature-map output is pooled by the head's GeM).
+ */
+export function headOnBackboneToOnnx(net: EmbeddingNet, backboneBytes: Uint8Array, name: string): Uint8Array {
+  const g = new OnnxGraph(name, 'visid_head/');
+  const features = OnnxGraph.outputNameOf(backboneBytes);
+  const out = net.body.toOnnx(g, features);
+  g.node('Identity', [out], {}, ['visid_descriptor']);
+  g.output('visid_descriptor', ['N', (net.spec as { embeddingDim: number }).embeddingDim]);
+  return g.appendTo(backboneBytes, `visid head on ${name}`);
+}
+
+/** Writes `<out>.onnx` and `<out>.json` atomically; returns the .onnx path. */
+export async function writeTrainedModel(outOnnx: string, bytes: Uint8Array, card: ModelCard & TrainedCardExtras): Promise<string> {
+  await fs.mkdir(path.dirname(outOnnx), { recursive: true });
+  await writeFileAtomic(outOnnx, bytes);
+  await writeFileAtomic(outOnnx.replace(/\.onnx$/i, '') + '.json', JSON.stringify(card, null, 2) + '\n');
+  return outOnnx;
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,0 +1,121 @@
+// Trainable embedding networks — small residual CNNs and heads for frozen-backbone features — from a JSON spec.
+import { Conv2d, BatchNorm, Dense, Dropout, GeM, Layer, LeakyRelu, Param, PRelu, Relu, ResidualBlock, Sequential } from './layers.js';
+import { tf } from '../tf/runtime.js';
+
+/** A small residual CNN trained end to end (input NHWC, uint8-range images normalised by the trainer). */
+export interface CnnSpec {
+  type: 'resnet';
+  /** Input height, width and channels (1 for grey, 3 for RGB). */
+  input: [number, number, number];
+  /** Channels of the stem and of each stage (each stage after the first halves the resolution). */
+  widths: number[];
+  /** Residual blocks per stage. */
+  blocksPerStage: number;
+  embeddingDim: number;
+  /** GeM's initial p (learned), default 3. */
+  gemP?: number;
+  seed?: number;
+}
+
+/** A head trained on cached features of a frozen backbone. */
+export interface HeadSpec {
+  type: 'head';
+  /** Feature length, or [C, H, W] when the backbone outputs feature maps (GeM pools them first). */
+  input: number | [number, number, number];
+  /**
+   * linear: FC. fc-bn: FC-BN (seed 000 §2.3 neck), optionally PReLU and dropout. projector: FC-BN-LeakyReLU-FC
+   * to `projectorDim` then a learnable reduction matrix (no bias) to the embedding (seed 004 §3.2).
+   */
+  kind: 'linear' | 'fc-bn' | 'projector';
+  embeddingDim: number;
+  prelu?: boolean;
+  dropout?: number;
+  hiddenDim?: number;
+  projectorDim?: number;
+  gemP?: number;
+  seed?: number;
+}
+
+export type NetSpec = CnnSpec | HeadSpec;
+
+export interface EmbeddingNet {
+  spec: NetSpec;
+  body: Sequential;
+  /** Shape of one input sample (NHWC for images, [D] or [H, W, C] for features). */
+  sampleShape: number[];
+  params(): Param[];
+  /** Trainable variables (BN running statistics excluded). */
+  trainable(): tf.Variable[];
+  apply(x: tf.Tensor, training: boolean): tf.Tensor2D;
+}
+
+function net(spec: NetSpec, layers: Layer[], sampleShape: number[]): EmbeddingNet {
+  const body = new Sequential(layers);
+  return {
+    spec,
+    body,
+    sampleShape,
+    params: () => body.params(),
+    trainable: () => body.params().map((p) => p.variable).filter((v) => v.trainable),
+    apply: (x, training) => body.apply(x, training) as tf.Tensor2D,
+  };
+}
+
+export function buildCnn(spec: CnnSpec): EmbeddingNet {
+  const [h, w, c] = spec.input;
+  if (spec.widths.length === 0) throw new Error('a CNN needs at least one stage width');
+  const seed = spec.seed ?? 1;
+  const layers: Layer[] = [new Conv2d('stem', c, spec.widths[0]!, 3, 1, seed), new BatchNorm('stem_bn', spec.widths[0]!), new Relu()];
+  let inC = spec.widths[0]!;
+  spec.widths.forEach((width, stage) => {
+    for (let b = 0; b < spec.blocksPerStage; b++) {
+      const stride = b === 0 && stage > 0 ? 2 : 1;
+      layers.push(new ResidualBlock(`stage${stage}.block${b}`, inC, width, stride, seed + 100 * (stage + 1) + 10 * b));
+      inC = width;
+    }
+  });
+  layers.push(new GeM('gem', spec.gemP ?? 3), new Dense('fc', inC, spec.embeddingDim, seed + 7), new BatchNorm('fc_bn', spec.embeddingDim));
+  return net(spec, layers, [h, w, c]);
+}
+
+export function buildHead(spec: HeadSpec): EmbeddingNet {
+  const seed = spec.seed ?? 1;
+  const layers: Layer[] = [];
+  let inF: number;
+  let sampleShape: number[];
+  if (Array.isArray(spec.input)) {
+    const [c, h, w] = spec.input;
+    layers.push(new GeM('gem', spec.gemP ?? 3));
+    inF = c;
+    sampleShape = [h, w, c];
+  } else {
+    inF = spec.input;
+    sampleShape = [inF];
+  }
+  if (spec.kind === 'linear') {
+    layers.push(new Dense('fc', inF, spec.embeddingDim, seed));
+  } else if (spec.kind === 'fc-bn') {
+    layers.push(new Dense('fc', inF, spec.embeddingDim, seed), new BatchNorm('bn', spec.embeddingDim));
+    if (spec.prelu) layers.push(new PRelu('prelu', spec.embeddingDim));
+    if (spec.dropout) layers.push(new Dropout(spec.dropout, seed + 3));
+  } else if (spec.kind === 'projector') {
+    const hidden = spec.hiddenDim ?? 4096;
+    const proj = spec.projectorDim ?? 8192;
+    layers.push(
+      new Dense('proj_fc1', inF, hidden, seed),
+      new BatchNorm('proj_bn', hidden),
+      new LeakyRelu(0.01),
+      new Dense('proj_fc2', hidden, proj, seed + 1),
+      new Dense('reduction', proj, spec.embeddingDim, seed + 2, false),
+    );
+  } else {
+    throw new Error(`unknown head kind '${(spec as HeadSpec).kind}' (linear, fc-bn, projector)`);
+  }
+  return net(spec, layers, sampleShape);
+}
+
+export function buildNet(spec: NetSpec): EmbeddingNet {
+  if (spec.type === 'resnet') return buildCnn(spec);
+  if (spec.type === 'head') return buildHead(spec);
+  throw new Error(`unknown network type '${(spec as { type: string }).type}' (resnet, head)`);
+}

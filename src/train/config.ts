@@ -1,0 +1,151 @@
+// The training config (JSON or YAML): its fields, defaults and validation with errors that name the field.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { VisidError } from '../util/errors.js';
+import { LOSS_NAMES, LossConfig, MINER_NAMES, isPairLoss } from './loss-factory.js';
+import type { OptimizerSpec } from './optimizers.js';
+import type { SamplerSpec } from './samplers.js';
+import type { ScheduleSpec } from './schedules.js';
+
+export interface CnnModelConfig {
+  type: 'resnet';
+  /** Input [height, width]; IDX data sets keep their own size. */
+  inputSize?: [number, number];
+  channels?: 1 | 3;
+  widths?: number[];
+  blocksPerStage?: number;
+}
+
+export interface HeadModelConfig {
+  type: 'head';
+  /** The frozen ONNX backbone (its card gives the preprocessing). */
+  backbone: string;
+  kind?: 'linear' | 'fc-bn' | 'projector';
+  prelu?: boolean;
+  dropout?: number;
+  hiddenDim?: number;
+  projectorDim?: number;
+  /** Feature views per image: 1 = the image, 2 adds its mirror (seed 004 uses many augmented views). */
+  views?: number;
+}
+
+export interface TrainConfig {
+  /** Training data: an IDX folder (MNIST layout), an image folder per label, or a manifest. */
+  data: string;
+  /** Validation data; default: the IDX folder's t10k split, or a stratified `valFraction` of `data`. */
+  val?: string;
+  valFraction?: number;
+  /** Use at most this many training images per class (quick runs). */
+  trainPerClass?: number;
+  /** Use at most this many validation images per class. */
+  valPerClass?: number;
+  model: CnnModelConfig | HeadModelConfig;
+  embeddingDim: number;
+  loss: LossConfig;
+  sampler: SamplerSpec;
+  batchSize: number;
+  epochs: number;
+  lr: number;
+  optimizer: OptimizerSpec;
+  schedule: ScheduleSpec;
+  augment: { flip: boolean; shift: number };
+  seed: number;
+  out: string;
+  /** tfjs backend (default: tfjs-node when installed, else wasm). */
+  backend?: 'wasm' | 'cpu' | 'tensorflow';
+}
+
+const KNOWN: Record<string, true> = Object.fromEntries(
+  ['data', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend'].map((k) => [k, true]),
+);
+
+function fail(field: string, why: string, source: string): never {
+  throw new VisidError('E_INPUT', `config field '${field}': ${why}`, { item: source });
+}
+
+function positiveInt(v: unknown, field: string, source: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1) fail(field, `must be a positive integer, got ${JSON.stringify(v)}`, source);
+  return v as number;
+}
+
+function positive(v: unknown, field: string, source: string): number {
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail(field, `must be a positive number, got ${JSON.stringify(v)}`, source);
+  return v;
+}
+
+/** Fills defaults and checks every field; `source` names the config in errors. Relative paths resolve against `baseDir`. */
+export function validateConfig(raw: Record<string, unknown>, source: string, baseDir = process.cwd()): TrainConfig {
+  for (const key of Object.keys(raw)) if (!KNOWN[key]) fail(key, `unknown field (known: ${Object.keys(KNOWN).join(', ')})`, source);
+  if (typeof raw.data !== 'string' || raw.data === '') fail('data', 'must name the training data (folder, manifest or IDX folder)', source);
+  if (typeof raw.out !== 'string' || raw.out === '') fail('out', 'must name the output folder', source);
+  const resolve = (p: string) => path.resolve(baseDir, p);
+
+  const lossRaw = (typeof raw.loss === 'string' ? { name: raw.loss } : raw.loss ?? { name: 'arcface' }) as Record<string, unknown>;
+  if (!(LOSS_NAMES as readonly string[]).includes(lossRaw.name as string)) fail('loss.name', `unknown loss '${String(lossRaw.name)}' (one of ${LOSS_NAMES.join(', ')})`, source);
+  if (lossRaw.miner !== undefined && !(MINER_NAMES as readonly string[]).includes(lossRaw.miner as string)) fail('loss.miner', `unknown miner '${String(lossRaw.miner)}' (one of ${MINER_NAMES.join(', ')})`, source);
+  const loss = lossRaw as unknown as LossConfig;
+
+  const modelRaw = (raw.model ?? { type: 'resnet' }) as Record<string, unknown>;
+  if (modelRaw.type !== 'resnet' && modelRaw.type !== 'head') fail('model.type', `must be 'resnet' or 'head', got ${JSON.stringify(modelRaw.type)}`, source);
+  if (modelRaw.type === 'head' && typeof modelRaw.backbone !== 'string') fail('model.backbone', 'a head needs the path of its frozen ONNX backbone', source);
+  if (modelRaw.widths !== undefined && (!Array.isArray(modelRaw.widths) || modelRaw.widths.length === 0 || !modelRaw.widths.every((w) => Number.isInteger(w) && w > 0))) {
+    fail('model.widths', 'must be a non-empty list of positive integers', source);
+  }
+  const model = (modelRaw.type === 'head' ? { ...modelRaw, backbone: resolve(modelRaw.backbone as string) } : modelRaw) as unknown as TrainConfig['model'];
+
+  const batchSize = positiveInt(raw.batchSize ?? 64, 'batchSize', source);
+  const sampler = (raw.sampler ?? (isPairLoss(loss.name) ? { kind: 'pk', p: Math.max(2, Math.floor(batchSize / 4)), k: 4 } : { kind: 'random' })) as SamplerSpec;
+  if (!['random', 'pk', 'class-balanced'].includes(sampler.kind)) fail('sampler.kind', `must be random, pk or class-balanced`, source);
+  if (sampler.kind === 'pk') {
+    positiveInt(sampler.p, 'sampler.p', source);
+    positiveInt(sampler.k, 'sampler.k', source);
+  }
+  const optimizer = (typeof raw.optimizer === 'string' ? { kind: raw.optimizer } : raw.optimizer ?? { kind: 'adam' }) as OptimizerSpec;
+  if (!['sgd', 'adam', 'adamw'].includes(optimizer.kind)) fail('optimizer.kind', `must be sgd, adam or adamw, got ${JSON.stringify(optimizer.kind)}`, source);
+  const schedule = (typeof raw.schedule === 'string' ? { kind: raw.schedule } : raw.schedule ?? { kind: 'cosine', warmupEpochs: 1 }) as ScheduleSpec;
+  if (!['constant', 'cosine', 'cosine-restarts', 'seed004'].includes(schedule.kind)) fail('schedule.kind', 'must be constant, cosine, cosine-restarts or seed004', source);
+  if (schedule.kind === 'cosine-restarts') positiveInt(schedule.cycles, 'schedule.cycles', source);
+  const augment = { flip: false, shift: 0, ...((raw.augment as object) ?? {}) } as TrainConfig['augment'];
+  if (raw.valFraction !== undefined && !(typeof raw.valFraction === 'number' && raw.valFraction > 0 && raw.valFraction < 1)) fail('valFraction', 'must be between 0 and 1', source);
+  if (raw.backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(raw.backend as string)) fail('backend', 'must be wasm, cpu or tensorflow', source);
+
+  return {
+    data: resolve(raw.data),
+    val: typeof raw.val === 'string' ? resolve(raw.val) : undefined,
+    valFraction: raw.valFraction as number | undefined,
+    trainPerClass: raw.trainPerClass === undefined ? undefined : positiveInt(raw.trainPerClass, 'trainPerClass', source),
+    valPerClass: raw.valPerClass === undefined ? undefined : positiveInt(raw.valPerClass, 'valPerClass', source),
+    model,
+    embeddingDim: positiveInt(raw.embeddingDim ?? 128, 'embeddingDim', source),
+    loss,
+    sampler,
+    batchSize,
+    epochs: positiveInt(raw.epochs ?? 10, 'epochs', source),
+    lr: positive(raw.lr ?? (optimizer.kind === 'sgd' ? 0.05 : 0.002), 'lr', source),
+    optimizer,
+    schedule,
+    augment,
+    seed: Number.isInteger(raw.seed) ? (raw.seed as number) : 1,
+    out: resolve(raw.out),
+    backend: raw.backend as TrainConfig['backend'],
+  };
+}
+
+/** Reads a JSON or YAML config file (by extension; YAML otherwise). */
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new VisidError('E_NOT_FOUND', 'config file does not exist', { item: file });
+  }
+  let parsed: unknown;
+  try {
+    parsed = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  } catch (err) {
+    throw new VisidError('E_INPUT', `config is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { item: file });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new VisidError('E_INPUT', 'config must be an object of fields', { item: file });
+  return parsed as Record<string, unknown>;
+}

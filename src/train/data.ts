@@ -1,0 +1,271 @@
+// Training inputs: image arrays for CNNs and cached backbone features for heads, split into train and validation, batched with seeded augmentation.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { loadDataset } from '../data/load.js';
+import { firstPerClass, ImageArraySet, imageArrayFromDataset, subsetImages } from '../data/image-array.js';
+import { isIdxFolder, loadIdxSplit } from '../data/idx.js';
+import type { Dataset } from '../data/item.js';
+import { Embedder } from '../models/embedder.js';
+import { sha256 } from '../models/export-onnx.js';
+import { readNpy, writeNpy } from '../index/npy.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { VisidError } from '../util/errors.js';
+import { mulberry32 } from '../util/random.js';
+import { createProgress } from '../util/progress.js';
+import { tf } from '../tf/runtime.js';
+import type { TrainConfig, HeadModelConfig } from './config.js';
+
+/** Whatever the network eats, with one label per sample. */
+export interface TrainingSet {
+  labels: Int32Array;
+  classNames: string[];
+  ids: string[];
+  /** Shape of one sample as the network takes it (NHWC image, [D] or [H, W, C] features). */
+  sampleShape: number[];
+  /** A batch as a tensor; `augment` applies training-time augmentation seeded by `seed`. */
+  batch(indices: number[], augment: boolean, seed: number): tf.Tensor;
+}
+
+/** Stratified split: the last `fraction` of each class's items (at least one, when the class has two or more) go to validation. */
+export function stratifiedSplit(labels: Int32Array, fraction: number): { train: number[]; val: number[] } {
+  const byClass = new Map<number, number[]>();
+  labels.forEach((c, i) => (byClass.get(c) ?? byClass.set(c, []).get(c)!).push(i));
+  const train: number[] = [];
+  const val: number[] = [];
+  for (const members of byClass.values()) {
+    const nVal = members.length < 2 ? 0 : Math.max(1, Math.round(members.length * fraction));
+    train.push(...members.slice(0, members.length - nVal));
+    val.push(...members.slice(members.length - nVal));
+  }
+  return { train: train.sort((a, b) => a - b), val: val.sort((a, b) => a - b) };
+}
+
+/** Per-channel mean and std of an image array in [0, 1] units (one value for grey). */
+export function pixelStats(set: ImageArraySet): { mean: number; std: number } {
+  let sum = 0;
+  let sq = 0;
+  const n = set.images.length;
+  for (let i = 0; i < n; i++) {
+    const v = set.images[i]! / 255;
+    sum += v;
+    sq += v * v;
+  }
+  const mean = sum / n;
+  return { mean, std: Math.sqrt(Math.max(1e-8, sq / n - mean * mean)) };
+}
+
+/** An image array as a training set: normalised NHWC float batches with seeded flips and shifts. */
+export function imageTrainingSet(set: ImageArraySet, stats: { mean: number; std: number }, augment: { flip: boolean; shift: number }): TrainingSet {
+  const { height: h, width: w, channels: c } = set;
+  const per = h * w * c;
+  return {
+    labels: set.labels,
+    classNames: set.classNames,
+    ids: set.ids,
+    sampleShape: [h, w, c],
+    batch(indices, doAugment, seed) {
+      const out = new Float32Array(indices.length * per);
+      const rnd = mulberry32(seed);
+      indices.forEach((idx, b) => {
+        const src = set.images.subarray(idx * per, (idx + 1) * per);
+        const flip = doAugment && augment.flip && rnd() < 0.5;
+        const dy = doAugment && augment.shift > 0 ? Math.floor(rnd() * (2 * augment.shift + 1)) - augment.shift : 0;
+        const dx = doAugment && augment.shift > 0 ? Math.floor(rnd() * (2 * augment.shift + 1)) - augment.shift : 0;
+        const base = b * per;
+        // Pixels shifted in from outside the image are black (0), normalised like any other.
+        const zero = (0 - stats.mean) / stats.std;
+        for (let y = 0; y < h; y++) {
+          const sy = y - dy;
+          for (let x = 0; x < w; x++) {
+            const sx0 = x - dx;
+            const sx = flip ? w - 1 - sx0 : sx0;
+            for (let ch = 0; ch < c; ch++) {
+              out[base + (y * w + x) * c + ch] = sy < 0 || sy >= h || sx0 < 0 || sx0 >= w ? zero : (src[(sy * w + sx) * c + ch]! / 255 - stats.mean) / stats.std;
+            }
+          }
+        }
+      });
+      return tf.tensor4d(out, [indices.length, h, w, c]);
+    },
+  };
+}
+
+/** Cached backbone features as a training set; each sample picks one of its views at random when augmenting. */
+export function featureTrainingSet(features: { vectors: Float32Array; views: number; shape: number[] }, labels: Int32Array, classNames: string[], ids: string[]): TrainingSet {
+  const per = features.shape.reduce((a, b) => a * b, 1);
+  return {
+    labels,
+    classNames,
+    ids,
+    sampleShape: features.shape,
+    batch(indices, doAugment, seed) {
+      const rnd = mulberry32(seed);
+      const out = new Float32Array(indices.length * per);
+      indices.forEach((idx, b) => {
+        const view = doAugment && features.views > 1 ? Math.floor(rnd() * features.views) : 0;
+        const row = idx * features.views + view;
+        out.set(features.vectors.subarray(row * per, (row + 1) * per), b * per);
+      });
+      return tf.tensor(out, [indices.length, ...features.shape]);
+    },
+  };
+}
+
+async function labelledDataset(source: string): Promise<Dataset> {
+  const ds = await loadDataset(source);
+  if (ds.items.length === 0) throw new VisidError('E_DATASET', 'no images found', { item: source });
+  return ds;
+}
+
+export interface PreparedData {
+  train: TrainingSet;
+  val: TrainingSet;
+  /** Preprocessing for the exported card: input size and normalisation. */
+  preprocessing: { inputSize: [number, number]; mean: [number, number, number]; std: [number, number, number] };
+  /** The backbone's bytes, for heads (the exported model appends the head to it). */
+  backboneBytes?: Uint8Array;
+}
+
+function limitPerClass(set: ImageArraySet, perClass?: number): ImageArraySet {
+  return perClass ? subsetImages(set, firstPerClass(set, perClass)) : set;
+}
+
+/** Loads, splits and wraps the data of a CNN run. */
+export async function prepareImageData(config: TrainConfig): Promise<PreparedData> {
+  const model = config.model as Extract<TrainConfig['model'], { type: 'resnet' }>;
+  let all: ImageArraySet;
+  let val: ImageArraySet | undefined;
+  if (await isIdxFolder(config.data)) {
+    all = await loadIdxSplit(config.data, 'train');
+  } else {
+    const size = model.inputSize ?? [64, 64];
+    const ds = await labelledDataset(config.data);
+    const p = createProgress({ label: 'decoding training images', total: ds.items.length, unit: 'img' });
+    all = await imageArrayFromDataset(ds, size, model.channels ?? 3, { onProgress: (n) => p.tick(n) });
+    p.done();
+  }
+  if (config.val) {
+    if (await isIdxFolder(config.val)) val = await loadIdxSplit(config.val, 't10k');
+    else val = await imageArrayFromDataset(await labelledDataset(config.val), [all.height, all.width], all.channels);
+  }
+  let train = all;
+  if (!val) {
+    const split = stratifiedSplit(all.labels, config.valFraction ?? 0.1);
+    train = subsetImages(all, split.train);
+    val = subsetImages(all, split.val);
+  }
+  train = limitPerClass(train, config.trainPerClass);
+  val = limitPerClass(val, config.valPerClass);
+  const stats = pixelStats(train);
+  const m = stats.mean;
+  const s = stats.std;
+  return {
+    train: imageTrainingSet(train, stats, config.augment),
+    val: imageTrainingSet(val, stats, { flip: false, shift: 0 }),
+    preprocessing: { inputSize: [train.height, train.width], mean: [m, m, m], std: [s, s, s] },
+  };
+}
+
+interface FeatureCacheMeta {
+  backboneSha256: string;
+  views: number;
+  shape: number[];
+  ids: string[];
+}
+
+/**
+ * Backbone features of every item (and of its mirror when views = 2), extracted once through the Embedder with
+ * raw (un-normalised) outputs and cached as .npy + JSON beside the run; a cache made by another backbone or for
+ * other items is recomputed.
+ */
+export async function cachedFeatures(
+  backbone: string,
+  backboneSha: string,
+  dataset: Dataset,
+  views: number,
+  cacheFile: string,
+): Promise<{ vectors: Float32Array; views: number; shape: number[] }> {
+  const metaFile = cacheFile.replace(/\.npy$/, '.json');
+  const ids = dataset.items.map((it) => it.id);
+  try {
+    const meta = JSON.parse(await fs.readFile(metaFile, 'utf8')) as FeatureCacheMeta;
+    if (meta.backboneSha256 === backboneSha && meta.views === views && meta.ids.length === ids.length && meta.ids.every((id, i) => id === ids[i])) {
+      const npy = await readNpy(cacheFile);
+      return { vectors: npy.data, views, shape: meta.shape };
+    }
+  } catch {
+    // No cache (or an unreadable one): extract.
+  }
+  if (views < 1 || views > 2) throw new VisidError('E_INPUT', `feature views must be 1 or 2 (image, mirror), got ${views}`);
+  const embedder = await Embedder.load(backbone, { normalize: false });
+  try {
+    const paths = dataset.items.map((it) => it.path);
+    const p = createProgress({ label: `backbone features (${views} view${views > 1 ? 's' : ''})`, total: paths.length * views, unit: 'img' });
+    const perView: Float32Array[] = [];
+    for (let v = 0; v < views; v++) {
+      const res = await embedder.embedFiles(paths, { names: ids, mirror: v === 1, onProgress: (n) => p.tick(n) });
+      perView.push(res.vectors);
+    }
+    p.done();
+    const dim = embedder.dim!;
+    const n = paths.length;
+    const vectors = new Float32Array(n * views * dim);
+    for (let i = 0; i < n; i++) for (let v = 0; v < views; v++) vectors.set(perView[v]!.subarray(i * dim, (i + 1) * dim), (i * views + v) * dim);
+    await fs.mkdir(path.dirname(cacheFile), { recursive: true });
+    await writeNpy(cacheFile, vectors, [n * views, dim]);
+    await writeFileAtomic(metaFile, JSON.stringify({ backboneSha256: backboneSha, views, shape: [dim], ids } satisfies FeatureCacheMeta));
+    return { vectors, views, shape: [dim] };
+  } finally {
+    await embedder.close();
+  }
+}
+
+/** Loads, splits and extracts (or reuses) backbone features for a head run. */
+export async function prepareFeatureData(config: TrainConfig): Promise<PreparedData> {
+  const model = config.model as HeadModelConfig;
+  const backboneBytes = await fs.readFile(model.backbone).catch(() => {
+    throw new VisidError('E_NOT_FOUND', 'backbone model does not exist', { item: model.backbone });
+  });
+  const sha = sha256(backboneBytes);
+  const ds = await labelledDataset(config.data);
+  const missing = ds.items.find((it) => it.label === undefined);
+  if (missing) throw new VisidError('E_DATASET', 'item has no label; training needs one per image', { item: missing.id });
+  const classNames = [...new Set(ds.items.map((it) => it.label!))].sort();
+  const classIndex = new Map(classNames.map((c, i) => [c, i]));
+  const views = model.views ?? 1;
+  const feats = await cachedFeatures(model.backbone, sha, ds, views, path.join(config.out, 'features', 'train.npy'));
+  const labels = Int32Array.from(ds.items, (it) => classIndex.get(it.label!)!);
+  const ids = ds.items.map((it) => it.id);
+  const per = feats.shape.reduce((a, b) => a * b, 1);
+  const pick = (idx: number[], withViews: boolean) => {
+    const v = withViews ? views : 1;
+    const out = new Float32Array(idx.length * v * per);
+    idx.forEach((i, j) => {
+      for (let k = 0; k < v; k++) out.set(feats.vectors.subarray((i * views + k) * per, (i * views + k + 1) * per), (j * v + k) * per);
+    });
+    return { vectors: out, views: v, shape: feats.shape };
+  };
+  let split: { train: number[]; val: number[] };
+  let valSet: TrainingSet;
+  if (config.val) {
+    const vds = await labelledDataset(config.val);
+    const vf = await cachedFeatures(model.backbone, sha, vds, 1, path.join(config.out, 'features', 'val.npy'));
+    const unknown = vds.items.find((it) => it.label === undefined || !classIndex.has(it.label));
+    split = { train: labels.map((_, i) => i) as unknown as number[], val: [] };
+    split.train = Array.from(labels, (_, i) => i);
+    const vLabels = Int32Array.from(vds.items, (it) => classIndex.get(it.label ?? '') ?? -1);
+    if (unknown && vLabels.every((l) => l < 0)) throw new VisidError('E_DATASET', 'validation labels share no class with training', { item: config.val });
+    valSet = featureTrainingSet(vf, vLabels, classNames, vds.items.map((it) => it.id));
+  } else {
+    split = stratifiedSplit(labels, config.valFraction ?? 0.1);
+    valSet = featureTrainingSet(pick(split.val, false), Int32Array.from(split.val, (i) => labels[i]!), classNames, split.val.map((i) => ids[i]!));
+  }
+  const train = featureTrainingSet(pick(split.train, true), Int32Array.from(split.train, (i) => labels[i]!), classNames, split.train.map((i) => ids[i]!));
+  const card = JSON.parse(await fs.readFile(model.backbone.replace(/\.onnx$/i, '') + '.json', 'utf8').catch(() => '{}')) as { inputSize?: [number, number]; mean?: [number, number, number]; std?: [number, number, number] };
+  return {
+    train,
+    val: valSet,
+    preprocessing: { inputSize: card.inputSize ?? [224, 224], mean: card.mean ?? [0.485, 0.456, 0.406], std: card.std ?? [0.229, 0.224, 0.225] },
+    backboneBytes,
+  };
+}

@@ -1,0 +1,228 @@
+// The training loop: sampler → batch → forward → loss → optimiser step, per-epoch validation, checkpoints, resume, log, export.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { tf, initTf } from '../tf/runtime.js';
+import { buildNet, EmbeddingNet, NetSpec } from '../models/networks.js';
+import { restoreParams } from '../models/layers.js';
+import { cnnToOnnx, headOnBackboneToOnnx, sha256, writeTrainedModel } from '../models/export-onnx.js';
+import type { ModelCard } from '../models/model-card.js';
+import type { Loss } from '../losses/loss.js';
+import { retrievalMetrics } from '../eval/in-memory.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { createProgress, Progress } from '../util/progress.js';
+import { l2NormalizeRows } from '../util/vectors.js';
+import type { TrainConfig } from './config.js';
+import { createLoss } from './loss-factory.js';
+import { createOptimizer, Optimizer } from './optimizers.js';
+import { createSampler } from './samplers.js';
+import { learningRate, snapshotEpochs } from './schedules.js';
+import { checkpointPath, listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { PreparedData, prepareFeatureData, prepareImageData, TrainingSet } from './data.js';
+import { writeTrainingReport } from './report.js';
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  lr: number;
+  seconds: number;
+  samplesPerSecond: number;
+  'recall@1': number;
+  'recall@5': number;
+  'map@5': number;
+}
+
+export interface TrainResult {
+  modelPath: string;
+  history: EpochRecord[];
+  /** Validation metrics of the untrained network (epoch 0 baseline). */
+  untrained: { 'recall@1': number; 'recall@5': number; 'map@5': number };
+  backend: string;
+}
+
+export interface TrainOptions {
+  resume?: boolean;
+  /** Progress display: default a bar on a TTY, lines otherwise. */
+  quiet?: boolean;
+  /** Called after each epoch (tests, the CLI's log line). */
+  onEpoch?: (r: EpochRecord) => void;
+}
+
+/** The network spec a config asks for, given the data's sample shape. */
+export function netSpecOf(config: TrainConfig, sampleShape: number[]): NetSpec {
+  const m = config.model;
+  if (m.type === 'resnet') {
+    const [h, w, c] = sampleShape as [number, number, number];
+    return { type: 'resnet', input: [h, w, c], widths: m.widths ?? [16, 32, 64], blocksPerStage: m.blocksPerStage ?? 1, embeddingDim: config.embeddingDim, seed: config.seed };
+  }
+  const input = sampleShape.length === 1 ? sampleShape[0]! : ([sampleShape[2]!, sampleShape[0]!, sampleShape[1]!] as [number, number, number]);
+  return { type: 'head', input, kind: m.kind ?? 'fc-bn', embeddingDim: config.embeddingDim, prelu: m.prelu, dropout: m.dropout, hiddenDim: m.hiddenDim, projectorDim: m.projectorDim, seed: config.seed };
+}
+
+/** L2-normalised embeddings of a whole set, in inference mode, batch by batch. */
+export function embedSet(net: EmbeddingNet, set: TrainingSet, batchSize = 256): Float32Array {
+  const n = set.labels.length;
+  const dim = (net.spec as { embeddingDim: number }).embeddingDim;
+  const out = new Float32Array(n * dim);
+  for (let s = 0; s < n; s += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => s + i);
+    // (Never return a typed array from tf.tidy: it walks every element looking for tensors.)
+    const y = tf.tidy(() => net.apply(set.batch(idx, false, 0), false));
+    out.set(y.dataSync() as Float32Array, s * dim);
+    y.dispose();
+  }
+  return l2NormalizeRows(out, dim);
+}
+
+/** Leave-one-out retrieval on the validation set: Recall@1/5 and MAP@5. */
+export async function validate(net: EmbeddingNet, set: TrainingSet): Promise<{ 'recall@1': number; 'recall@5': number; 'map@5': number }> {
+  const vectors = embedSet(net, set);
+  return retrievalMetrics((net.spec as { embeddingDim: number }).embeddingDim, { vectors, labels: set.labels });
+}
+
+function configHash(config: TrainConfig): string {
+  const { out: _out, ...rest } = config;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
+}
+
+/** Every variable a checkpoint holds: network parameters and the loss's own (class weights, centres, β, s). */
+function namedState(net: EmbeddingNet, loss: Loss): Array<{ name: string; variable: tf.Variable }> {
+  return [...net.params(), ...loss.variables().map((v, i) => ({ name: `loss.${i}`, variable: v }))];
+}
+
+async function saveCheckpoint(file: string, epoch: number, metrics: Record<string, number>, net: EmbeddingNet, loss: Loss, optimizer: Optimizer, info: Record<string, unknown>): Promise<void> {
+  const tensors = new Map<string, { shape: number[]; values: Float32Array }>();
+  const state = namedState(net, loss);
+  const byVarName = new Map(state.map((s) => [s.variable.name, s.name]));
+  for (const s of state) tensors.set(s.name, { shape: s.variable.shape, values: (await s.variable.data()).slice() as Float32Array });
+  // Optimiser slots are keyed by tfjs variable names, which differ between processes: store them by parameter name.
+  for (const w of await optimizer.getWeights()) {
+    const [varName, ...slot] = w.name.split('/');
+    const param = byVarName.get(varName!);
+    const key = w.name === 'iter' ? 'optimizer/iter' : param ? `optimizer/${param}/${slot.join('/')}` : undefined;
+    if (key) tensors.set(key, { shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) });
+  }
+  await writeCheckpoint(file, { epoch, metrics, info, tensors });
+}
+
+async function loadCheckpoint(file: string, net: EmbeddingNet, loss: Loss, optimizer: Optimizer | undefined): Promise<{ epoch: number; metrics: Record<string, number> }> {
+  const ckpt = await readCheckpoint(file);
+  const state = namedState(net, loss);
+  const values = new Map([...ckpt.tensors].map(([k, v]) => [k, v.values]));
+  restoreParams(state, values, file);
+  if (optimizer) {
+    const byParam = new Map(state.map((s) => [s.name, s.variable.name]));
+    const weights: Array<{ name: string; tensor: tf.Tensor }> = [];
+    for (const [key, t] of ckpt.tensors) {
+      if (key === 'optimizer/iter') weights.push({ name: 'iter', tensor: tf.scalar(t.values[0]!) });
+      else if (key.startsWith('optimizer/')) {
+        const rest = key.slice('optimizer/'.length);
+        const cut = rest.lastIndexOf('/');
+        const varName = byParam.get(rest.slice(0, cut));
+        if (varName) weights.push({ name: `${varName}/${rest.slice(cut + 1)}`, tensor: tf.tensor(t.values, t.shape) });
+      }
+    }
+    if (weights.length > 0) await optimizer.setWeights(weights);
+  }
+  return { epoch: ckpt.epoch, metrics: ckpt.metrics };
+}
+
+/** Trains a model as `config` says; with `resume`, continues from the last checkpoint in `config.out`. */
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const backend = await initTf(config.backend);
+  await fs.mkdir(config.out, { recursive: true });
+  const hash = configHash(config);
+  const configFile = path.join(config.out, 'config.json');
+  if (options.resume) {
+    const saved = JSON.parse(await fs.readFile(configFile, 'utf8').catch(() => '{}')) as { hash?: string };
+    if (saved.hash && saved.hash !== hash) throw new Error(`--resume: ${configFile} was written by a different config; use a new --out or the same settings`);
+  }
+  await writeFileAtomic(configFile, JSON.stringify({ hash, config }, null, 2) + '\n');
+
+  const data: PreparedData = config.model.type === 'head' ? await prepareFeatureData(config) : await prepareImageData(config);
+  const spec = netSpecOf(config, data.train.sampleShape);
+  const net = buildNet(spec);
+  const numClasses = data.train.classNames.length;
+  const loss = createLoss(config.loss, numClasses, config.embeddingDim, config.seed);
+  const optimizer = createOptimizer(config.optimizer, config.lr);
+  const vars = [...net.trainable(), ...loss.variables()];
+  const sampler = createSampler(config.sampler, data.train.labels, config.batchSize, config.seed);
+  const logFile = path.join(config.out, 'log.jsonl');
+
+  let startEpoch = 0;
+  const history: EpochRecord[] = [];
+  let untrained = await validate(net, data.val);
+  if (options.resume) {
+    const last = (await listCheckpoints(config.out)).at(-1);
+    if (last) {
+      const restored = await loadCheckpoint(last.file, net, loss, optimizer);
+      startEpoch = restored.epoch + 1;
+      const lines = (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochRecord & { untrained?: typeof untrained });
+      for (const l of lines) {
+        if ('untrained' in l && l.untrained) untrained = l.untrained;
+        else if (l.epoch < startEpoch) history.push(l);
+      }
+    }
+  }
+  if (startEpoch === 0) await writeFileAtomic(logFile, JSON.stringify({ untrained, backend, spec }) + '\n');
+  const info = { configHash: hash, spec };
+  const snapshots = new Set(snapshotEpochs(config.schedule, config.epochs));
+
+  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+    const batches = sampler.epoch(epoch);
+    const progress: Progress = createProgress({ label: `epoch ${epoch + 1}/${config.epochs}`, total: batches.length * config.batchSize, unit: 'samples', quiet: options.quiet });
+    const t0 = performance.now();
+    let lossSum = 0;
+    let lr = config.lr;
+    for (let b = 0; b < batches.length; b++) {
+      const idx = batches[b]!;
+      lr = learningRate(config.schedule, config.lr, epoch + b / batches.length, config.epochs);
+      const x = data.train.batch(idx, true, config.seed * 1_000_003 + epoch * 10_007 + b);
+      const y = tf.tensor1d(Int32Array.from(idx, (i) => data.train.labels[i]!), 'int32');
+      const value = optimizer.step(() => loss.compute(net.apply(x, true), y), vars, lr);
+      tf.dispose([x, y]);
+      lossSum += value;
+      progress.tick(idx.length);
+    }
+    progress.done();
+    const seconds = (performance.now() - t0) / 1000;
+    const metrics = await validate(net, data.val);
+    const samples = batches.reduce((s, b) => s + b.length, 0);
+    const record: EpochRecord = { epoch, loss: lossSum / Math.max(1, batches.length), lr, seconds, samplesPerSecond: samples / seconds, ...metrics };
+    history.push(record);
+    await saveCheckpoint(checkpointPath(config.out, epoch), epoch, { ...metrics, loss: record.loss, snapshot: snapshots.has(epoch) ? 1 : 0 }, net, loss, optimizer, info);
+    await fs.appendFile(logFile, JSON.stringify(record) + '\n');
+    options.onEpoch?.(record);
+    if (!options.quiet) {
+      process.stderr.write(`epoch ${epoch + 1}: loss ${record.loss.toFixed(4)}  R@1 ${metrics['recall@1'].toFixed(4)}  MAP@5 ${metrics['map@5'].toFixed(4)}  ${record.samplesPerSecond.toFixed(0)} samples/s\n`);
+    }
+  }
+
+  // Export the epoch with the best validation Recall@1 (the last one on ties).
+  const best = history.reduce((a, b) => (b['recall@1'] >= a['recall@1'] ? b : a), history[0]!);
+  if (best.epoch !== history.at(-1)!.epoch) await loadCheckpoint(checkpointPath(config.out, best.epoch), net, loss, undefined);
+  const modelPath = await exportNet(net, data, config, path.join(config.out, 'model.onnx'), { bestEpoch: best.epoch, validation: { 'recall@1': best['recall@1'], 'recall@5': best['recall@5'], 'map@5': best['map@5'] }, untrained, backend });
+  await writeTrainingReport(path.join(config.out, 'report.html'), config, history, untrained);
+  optimizer.dispose();
+  return { modelPath, history, untrained, backend };
+}
+
+/** Writes the network (with its backbone, for heads) as ONNX + card. */
+export async function exportNet(net: EmbeddingNet, data: PreparedData, config: TrainConfig, out: string, training: Record<string, unknown>): Promise<string> {
+  const name = path.basename(config.out);
+  const bytes = net.spec.type === 'head' ? headOnBackboneToOnnx(net, data.backboneBytes!, name) : cnnToOnnx(net, name);
+  const card: ModelCard & { net: NetSpec; training: Record<string, unknown>; backbone?: { file: string; sha256: string } } = {
+    name,
+    inputSize: data.preprocessing.inputSize,
+    layout: 'NCHW',
+    mean: data.preprocessing.mean,
+    std: data.preprocessing.std,
+    resize: net.spec.type === 'head' ? 'shorter-crop' : 'exact',
+    outputDim: config.embeddingDim,
+    description: `Trained by visid: ${net.spec.type === 'head' ? `${(net.spec as { kind: string }).kind} head on a frozen backbone` : 'residual CNN'}, ${config.loss.name} loss, ${config.epochs} epochs on ${path.basename(config.data)}.`,
+    net: net.spec,
+    training: { loss: config.loss, epochs: config.epochs, data: config.data, ...training },
+    ...(net.spec.type === 'head' ? { backbone: { file: (config.model as { backbone: string }).backbone, sha256: sha256(data.backboneBytes!) } } : {}),
+  };
+  return writeTrainedModel(out, bytes, card);
+}
