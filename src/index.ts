@@ -18,8 +18,8 @@ export { ImagePool } from './images/pool.js';
 export { OnnxGraph } from './models/onnx-graph.js';
 export { loadCard, validateCard, IMAGENET_MEAN, IMAGENET_STD, type ModelCard } from './models/model-card.js';
 export { Embedder, type EmbedOptions, type EmbedderOptions, type EmbedResult } from './models/embedder.js';
-export { buildDefaultModel, DEFAULT_MODEL_NAME } from './models/default-model.js';
-export { defaultModelPath } from './models/default-files.js';
+export { buildUntrainedModel, UNTRAINED_MODEL_NAME } from './models/default-model.js';
+export { defaultModelPath, untrainedModelPath, DEFAULT_MODEL_NAME } from './models/default-files.js';
 
 export { Gallery, type GalleryItem, type GalleryModel } from './index/gallery.js';
 export { readNpy, writeNpy, encodeNpy, decodeNpy } from './index/npy.js';

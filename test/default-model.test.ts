@@ -2,25 +2,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { buildDefaultModel, DEFAULT_MODEL_NAME, Embedder } from '../src/index.js';
+import { buildUntrainedModel, UNTRAINED_MODEL_NAME, Embedder } from '../src/index.js';
 import { PACKAGE_MODELS_DIR } from '../src/models/default-files.js';
 import { tempDir, writeSolid } from './helpers.js';
 
-test('the shipped default model is exactly what its builder makes (deterministic)', async () => {
-  const { onnx, card } = buildDefaultModel();
-  const shipped = await fs.readFile(path.join(PACKAGE_MODELS_DIR, `${DEFAULT_MODEL_NAME}.onnx`));
-  assert.ok(Buffer.from(onnx).equals(shipped), 'models/ is out of date: rebuild it from buildDefaultModel()');
-  const shippedCard = JSON.parse(await fs.readFile(path.join(PACKAGE_MODELS_DIR, `${DEFAULT_MODEL_NAME}.json`), 'utf8'));
+test('the shipped untrained reference model is exactly what its builder makes (deterministic)', async () => {
+  const { onnx, card } = buildUntrainedModel();
+  const shipped = await fs.readFile(path.join(PACKAGE_MODELS_DIR, `${UNTRAINED_MODEL_NAME}.onnx`));
+  assert.ok(Buffer.from(onnx).equals(shipped), 'models/ is out of date: rebuild it from buildUntrainedModel()');
+  const shippedCard = JSON.parse(await fs.readFile(path.join(PACKAGE_MODELS_DIR, `${UNTRAINED_MODEL_NAME}.json`), 'utf8'));
   assert.deepEqual(shippedCard, JSON.parse(JSON.stringify(card)));
-  assert.ok(Buffer.from(buildDefaultModel().onnx).equals(Buffer.from(onnx)));
+  assert.ok(Buffer.from(buildUntrainedModel().onnx).equals(Buffer.from(onnx)));
 });
 
-test('the default model embeds to 128-d unit vectors at any input size and tells colours apart', async (t) => {
+test('the untrained reference model embeds to 128-d unit vectors at any input size and tells colours apart', async (t) => {
   const dir = tempDir(t);
   const red = await writeSolid(path.join(dir, 'r.png'), [220, 30, 30], 200, 120);
   const red2 = await writeSolid(path.join(dir, 'r2.png'), [210, 40, 35], 90, 160);
   const blue = await writeSolid(path.join(dir, 'b.png'), [30, 40, 220], 200, 120);
-  const embedder = await Embedder.load(path.join(PACKAGE_MODELS_DIR, `${DEFAULT_MODEL_NAME}.onnx`), { workers: 0 });
+  const embedder = await Embedder.load(path.join(PACKAGE_MODELS_DIR, `${UNTRAINED_MODEL_NAME}.onnx`), { workers: 0 });
   const { vectors } = await embedder.embedFiles([red, red2, blue], { scales: [0.5, 1] });
   await embedder.close();
   assert.equal(vectors.length, 3 * 128);

@@ -8,6 +8,7 @@ import { compactCommand, exportCommand, importCommand, infoCommand, removeComman
 import { demoCommand } from './demo-command.js';
 import { faceCommand } from './face-command.js';
 import { serveCommand } from './serve-command.js';
+import { trainCommand } from './train-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('visid')
@@ -15,7 +16,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

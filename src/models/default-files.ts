@@ -1,21 +1,37 @@
-// Where the embedded default model lives in the package, written on first use from its deterministic builder.
+// Where the shipped models live: the trained default (committed weights) and the untrained reference (built on first use).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic.js';
-import { buildDefaultModel, DEFAULT_MODEL_NAME } from './default-model.js';
+import { VisidError } from '../util/errors.js';
+import { buildUntrainedModel, UNTRAINED_MODEL_NAME } from './default-model.js';
 
 /** The package's models/ folder (shipped in the repository). */
 export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models');
 
-/** Path of the default model's .onnx file, creating it (and its card) if it is not there yet. */
+/**
+ * visid's default model: a residual CNN trained by visid itself on Fashion-MNIST
+ * (configs/default-fashion-mnist.yaml), 28×28 grey input, 64-d descriptors.
+ */
+export const DEFAULT_MODEL_NAME = 'visid-fashion-mnist-resnet-v1';
+
+/** Path of the trained default model's .onnx file (it ships with the package). */
 export async function defaultModelPath(dir = PACKAGE_MODELS_DIR): Promise<string> {
   const onnxPath = path.join(dir, `${DEFAULT_MODEL_NAME}.onnx`);
+  if (!(await fs.access(onnxPath).then(() => true, () => false))) {
+    throw new VisidError('E_MODEL', 'the default model is missing from the package (reinstall visid, or pass --model)', { item: onnxPath });
+  }
+  return onnxPath;
+}
+
+/** Path of the untrained reference model, creating it (and its card) from its deterministic builder if needed. */
+export async function untrainedModelPath(dir = PACKAGE_MODELS_DIR): Promise<string> {
+  const onnxPath = path.join(dir, `${UNTRAINED_MODEL_NAME}.onnx`);
   const exists = await fs.access(onnxPath).then(() => true, () => false);
   if (!exists) {
-    const { onnx, card } = buildDefaultModel();
+    const { onnx, card } = buildUntrainedModel();
     await fs.mkdir(dir, { recursive: true });
-    await writeFileAtomic(path.join(dir, `${DEFAULT_MODEL_NAME}.json`), JSON.stringify(card, null, 2) + '\n');
+    await writeFileAtomic(path.join(dir, `${UNTRAINED_MODEL_NAME}.json`), JSON.stringify(card, null, 2) + '\n');
     await writeFileAtomic(onnxPath, onnx);
   }
   return onnxPath;

@@ -1,19 +1,19 @@
-// visid's embedded default model until a trained one replaces it: fixed seeded random convolutions + GeM pooling.
+// visid's untrained reference network: fixed seeded random convolutions + GeM pooling (the baseline trained models are compared with).
 import { OnnxGraph } from './onnx-graph.js';
 import { IMAGENET_MEAN, IMAGENET_STD, ModelCard } from './model-card.js';
 import { gaussian, mulberry32 } from '../util/random.js';
 
-export const DEFAULT_MODEL_NAME = 'visid-random-conv-gem-v0';
+export const UNTRAINED_MODEL_NAME = 'visid-random-conv-gem-v0';
 
 /**
- * Builds the default network, deterministically (same bytes on every machine):
+ * Builds the untrained reference network, deterministically (same bytes on every machine):
  * three stride-2 convolutions (3→32 5×5, 32→64 3×3, 64→128 3×3) with seeded Gaussian weights (He scale)
  * and ReLU, then GeM pooling (p = 3) to a 128-d descriptor. It is NOT trained: random convolutional features
  * pooled by GeM are a known, honest baseline that separates colours and textures, not identities.
  * Input: float32 [N, 3, H, W], any H and W (multi-scale works); output `embedding` [N, 128].
  */
-export function buildDefaultModel(): { onnx: Uint8Array; card: ModelCard } {
-  const g = new OnnxGraph(DEFAULT_MODEL_NAME);
+export function buildUntrainedModel(): { onnx: Uint8Array; card: ModelCard } {
+  const g = new OnnxGraph(UNTRAINED_MODEL_NAME);
   const rand = gaussian(mulberry32(20260101));
   let x = g.input('image', ['N', 3, 'H', 'W']);
   const layers: Array<[number, number, number]> = [
@@ -45,7 +45,7 @@ export function buildDefaultModel(): { onnx: Uint8Array; card: ModelCard } {
   g.node('Flatten', [root], { axis: 1 }, ['embedding']);
   g.output('embedding', ['N', 128]);
   const card: ModelCard = {
-    name: DEFAULT_MODEL_NAME,
+    name: UNTRAINED_MODEL_NAME,
     inputSize: [160, 160],
     layout: 'NCHW',
     mean: IMAGENET_MEAN,

@@ -32,6 +32,24 @@ export function cnnToOnnx(net: EmbeddingNet, name: string): Uint8Array {
 }
 
 /**
+ * Several CNNs of one input size as one ONNX model (a snapshot ensemble, seed 002 §2.4): each member's descriptor is
+ * L2-normalised and the results concatenated, scaled by 1/√M. The cosine of two such descriptors is the mean of
+ * the members' cosines — the sum-of-similarities ensemble of seed 000 §2.5.2.
+ */
+export function cnnEnsembleToOnnx(nets: EmbeddingNet[], name: string): Uint8Array {
+  const [h, w, c] = nets[0]!.sampleShape as [number, number, number];
+  const g = new OnnxGraph(name);
+  let x = g.input('pixels', ['N', 3, h, w]);
+  if (c === 1) x = g.node('ReduceMean', [x], { axes: [1], keepdims: 1 });
+  const parts = nets.map((net) => g.node('LpNormalization', [net.body.toOnnx(g, x)], { axis: 1, p: 2 }));
+  const joined = parts.length === 1 ? parts[0]! : g.node('Concat', parts, { axis: 1 });
+  g.node('Mul', [joined, g.weight([1 / Math.sqrt(nets.length)], [])], {}, ['descriptor']);
+  const dim = nets.reduce((s, n) => s + (n.spec as { embeddingDim: number }).embeddingDim, 0);
+  g.output('descriptor', ['N', dim]);
+  return g.toBytes(`visid snapshot ensemble of ${nets.length}`);
+}
+
+/**
  * A head appended to its frozen backbone's ONNX graph, so the pair is one model. The backbone's output feeds the
  * head (a feature-map output is pooled by the head's GeM).
  */

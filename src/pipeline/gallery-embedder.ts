@@ -4,15 +4,18 @@ import { VisidError } from '../util/errors.js';
 import type { FusionMode } from '../util/vectors.js';
 import { Embedder } from '../models/embedder.js';
 import type { ModelCard } from '../models/model-card.js';
-import { defaultModelPath } from '../models/default-files.js';
-import { DEFAULT_MODEL_NAME } from '../models/default-model.js';
+import { DEFAULT_MODEL_NAME, defaultModelPath, untrainedModelPath } from '../models/default-files.js';
+import { UNTRAINED_MODEL_NAME } from '../models/default-model.js';
 import type { Gallery } from '../index/gallery.js';
 
 /** The embedder that made `gallery` (or `override`), refusing a model whose content differs. */
 export async function embedderForGallery(gallery: Gallery, override: string | undefined, threads?: number): Promise<Embedder> {
   let modelPath = override ?? gallery.model.path;
   // The embedded default model moves with the package (npx caches, reinstalls): find it where it is now.
-  if (!override && gallery.model.name === DEFAULT_MODEL_NAME && modelPath && !existsSync(modelPath)) modelPath = await defaultModelPath();
+  if (!override && modelPath && !existsSync(modelPath)) {
+    if (gallery.model.name === DEFAULT_MODEL_NAME) modelPath = await defaultModelPath();
+    else if (gallery.model.name === UNTRAINED_MODEL_NAME) modelPath = await untrainedModelPath();
+  }
   if (!modelPath) throw new VisidError('E_MODEL', 'the gallery does not record its model; pass --model', { item: gallery.dir });
   const card = (gallery.model.config as { card?: Partial<ModelCard> } | undefined)?.card;
   const embedder = await Embedder.load(modelPath, { card, threads });

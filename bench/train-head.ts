@@ -1,0 +1,67 @@
+// Benchmark: one ArcFace training step of a head on frozen features (batch 256, 2048 → FC-BN → 512 → 3,116 classes,
+// SGD with momentum) on each TensorFlow.js backend, against the same step written in numpy (the CPU ceiling), in
+// one command. Target (issue 3): wasm within 3× of numpy.
+// Usage: node dist/bench/train-head.js [--runs 5] [--batch 256] [--classes 3116] [--cpu-runs 2] [--python /usr/bin/python3]
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tf, initTf, hasTfjsNode, TrainBackend } from '../src/tf/runtime.js';
+import { buildHead } from '../src/models/networks.js';
+import { arcFace } from '../src/losses/margin-softmax.js';
+import { createOptimizer } from '../src/train/optimizers.js';
+import { flags, median } from './common.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const opts = flags(process.argv.slice(2));
+const runs = Number(opts['runs'] ?? 5);
+const B = Number(opts['batch'] ?? 256);
+const D = 2048;
+const E = 512;
+const C = Number(opts['classes'] ?? 3116);
+
+async function tfStep(backend: TrainBackend, n: number): Promise<{ ms: number[]; loss: number }> {
+  await initTf(backend);
+  const head = buildHead({ type: 'head', input: D, kind: 'fc-bn', embeddingDim: E, seed: 1 });
+  const loss = arcFace({ numClasses: C, embeddingDim: E, scale: 30, m2: 0.5, seed: 2 });
+  const opt = createOptimizer({ kind: 'sgd', momentum: 0.9 }, 0.01);
+  const x = tf.randomNormal([B, D], 0, 1, 'float32', 3);
+  const y = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => (i * 7919) % C), 'int32');
+  const vars = [...head.trainable(), ...loss.variables()];
+  const step = () => opt.step(() => loss.compute(head.apply(x, true) as tf.Tensor2D, y), vars, 0.01);
+  const first = step();
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    step();
+    ms.push(performance.now() - t0);
+  }
+  tf.dispose([x, y]);
+  return { ms, loss: first };
+}
+
+function numpyStep(): { ms: number[]; numpy: string; blas: string } | { error: string } {
+  const candidates = opts['python'] ? [opts['python']] : ['/usr/bin/python3', 'python3'];
+  for (const py of candidates) {
+    const r = spawnSync(py, [path.resolve(here, '../../bench/py/arcface_step.py'), String(B), String(D), String(E), String(C), String(runs)], { encoding: 'utf8' });
+    if (r.status === 0) return { ...(JSON.parse(r.stdout.trim()) as { ms: number[]; numpy: string; blas: string }), numpy: `${py} numpy ${JSON.parse(r.stdout.trim()).numpy}` };
+  }
+  return { error: 'no python3 with numpy (apt-get install python3-numpy libopenblas0-pthread)' };
+}
+
+const gflop = (2 * B * D * E * 2 + 2 * B * E * C * 3) / 1e9;
+console.log(`ArcFace step: batch ${B}, ${D} → FC-BN → ${E} → ${C} classes, SGD momentum; ≈ ${gflop.toFixed(2)} GFLOP per step; median of ${runs} runs`);
+const np = numpyStep();
+let npMs: number | undefined;
+if ('error' in np) console.log(`numpy: ${np.error}`);
+else {
+  npMs = median(np.ms);
+  console.log(`numpy (${np.numpy}, BLAS ${np.blas}): ${npMs.toFixed(1)} ms/step, ${((B * 1000) / npMs).toFixed(0)} samples/s`);
+}
+const backends: TrainBackend[] = ['wasm', 'cpu', ...(hasTfjsNode() ? (['tensorflow'] as TrainBackend[]) : [])];
+for (const b of backends) {
+  const r = await tfStep(b, b === 'cpu' ? Number(opts['cpu-runs'] ?? 2) : runs);
+  const ms = median(r.ms);
+  const ratio = npMs ? `  ${(ms / npMs).toFixed(2)}× numpy's time` : '';
+  console.log(`tfjs ${b.padEnd(10)}: ${ms.toFixed(1)} ms/step, ${((B * 1000) / ms).toFixed(0)} samples/s, ${(gflop / (ms / 1000)).toFixed(1)} GFLOP/s${ratio}  (first-step loss ${r.loss.toFixed(3)})`);
+}
+if (!hasTfjsNode()) console.log('tfjs tensorflow: @tensorflow/tfjs-node is not installed (it cannot install offline); skipped');
