@@ -21,7 +21,8 @@ export async function retrievalMetrics(
   const g = gallery ?? queries;
   const index = await ExactIndex.create(g.vectors, dim, { metric: 'cosine' });
   try {
-    const k = 5 + (leaveOneOut ? 1 : 0);
+    // Deep enough that the unique-label list for MAP@5 usually reaches 5 labels (as the gallery search widens).
+    const k = 50 + (leaveOneOut ? 1 : 0);
     const res = await index.search(queries.vectors, Math.min(k, index.count));
     const nq = queries.labels.length;
     const kk = res.indices.length / nq;
@@ -37,12 +38,16 @@ export async function retrievalMetrics(
         if (leaveOneOut && idx === q) continue;
         row.push(String(g.labels[idx]));
       }
-      ranked.push(row.slice(0, 5));
+      ranked.push(row);
       truths.push(String(queries.labels[q]));
       // For Recall@k only "is a relevant label in the top k" matters: the label itself stands for all its items.
       relevant.push([String(queries.labels[q])]);
     }
-    return { 'recall@1': recallAtK(ranked, relevant, 1), 'recall@5': recallAtK(ranked, relevant, 5), 'map@5': mapAtK(ranked.map(uniqueInOrder), truths, 5) };
+    return {
+      'recall@1': recallAtK(ranked, relevant, 1),
+      'recall@5': recallAtK(ranked, relevant, 5),
+      'map@5': mapAtK(ranked.map((r) => uniqueInOrder(r).slice(0, 5)), truths, 5),
+    };
   } finally {
     await index.close();
   }

@@ -1,0 +1,58 @@
+// Heads on a frozen ONNX backbone: features extracted once and cached, a head trained on them, one merged model out.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { writeFashionMnistDemo } from '../src/demo/fashion-mnist.js';
+import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { validateConfig } from '../src/train/config.js';
+import { train } from '../src/train/trainer.js';
+import { Embedder } from '../src/models/embedder.js';
+import { retrievalMetrics } from '../src/eval/in-memory.js';
+import { tempDir } from './helpers.js';
+
+test('in-memory retrieval metrics on a hand-made set', async () => {
+  // 1-d "embeddings" on a circle: angles 0°, 10° (label 0), 90°, 100° (label 1), 170° (label 0).
+  const deg = [0, 10, 90, 100, 170];
+  const v = Float32Array.from(deg.flatMap((d) => [Math.cos((d * Math.PI) / 180), Math.sin((d * Math.PI) / 180)]));
+  const m = await retrievalMetrics(2, { vectors: v, labels: [0, 0, 1, 1, 0] });
+  // Leave-one-out nearest: 0→10 ✓, 10→0 ✓, 90→100 ✓, 100→90 ✓, 170→100 ✗ (label 1): R@1 = 4/5.
+  assert.equal(m['recall@1'], 0.8);
+  // 170°'s label ranking: 1 (100°), then 0 (90°? no: 90° is label 1; then 10° label 0) → MAP@5 = (4 + 1/2)/5.
+  assert.equal(m['map@5'], 0.9);
+  assert.equal(m['recall@5'], 1);
+});
+
+test('a head on a frozen backbone: cached features, better retrieval, one ONNX model for the Embedder', async (t) => {
+  const dir = tempDir(t);
+  const dirs = await writeFashionMnistDemo(path.join(dir, 'data'), { galleryPerClass: 150, queriesPerClass: 0 });
+  // A frozen "backbone" whose features are the grey pixels (784-d): raw-pixel retrieval is the baseline a learned
+  // metric must beat.
+  const g = new OnnxGraph('pixels');
+  g.node('Flatten', [g.node('ReduceMean', [g.input('pixels', ['N', 3, 28, 28])], { axes: [1], keepdims: 1 })], { axis: 1 }, ['features']);
+  g.output('features', ['N', 784]);
+  const backbone = path.join(dir, 'pixels.onnx');
+  await fs.writeFile(backbone, g.toBytes());
+  await fs.writeFile(path.join(dir, 'pixels.json'), JSON.stringify({ inputSize: [28, 28], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'exact' }));
+  const config = validateConfig(
+    { data: dirs.gallery, out: path.join(dir, 'run'), valFraction: 0.25, model: { type: 'head', backbone, kind: 'fc-bn', views: 2 }, embeddingDim: 32, loss: { name: 'cosface', scale: 16, m3: 0.2 }, epochs: 5, batchSize: 32, lr: 0.001, seed: 3 },
+    'test',
+  );
+  const run = await train(config, { quiet: true });
+  const last = run.history.at(-1)!;
+  t.diagnostic(`head: untrained R@1 ${run.untrained['recall@1']} → ${last['recall@1']}`);
+  assert.ok(last['recall@1'] >= run.untrained['recall@1'] + 0.03, `head training did not help: ${run.untrained['recall@1']} → ${last['recall@1']}`);
+  const cache = path.join(dir, 'run', 'features', 'train.npy');
+  const before = (await fs.stat(cache)).mtimeMs;
+  // 1500 images × 2 views × 784-d float32, after the 128-byte .npy header.
+  assert.equal((await fs.stat(cache)).size, 128 + 1500 * 2 * 784 * 4);
+  await train({ ...config, epochs: 1 }, { quiet: true });
+  assert.equal((await fs.stat(cache)).mtimeMs, before, 'the second run re-extracted features instead of using the cache');
+  const card = JSON.parse(await fs.readFile(path.join(dir, 'run', 'model.json'), 'utf8'));
+  assert.equal(card.backbone.file, backbone);
+  assert.equal(card.inputSize[0], 28);
+  const embedder = await Embedder.load(run.modelPath);
+  const { vectors } = await embedder.embedFiles([path.join(dirs.gallery, 'Bag', (await fs.readdir(path.join(dirs.gallery, 'Bag')))[0]!)]);
+  await embedder.close();
+  assert.equal(vectors.length, 32);
+});
