@@ -228,3 +228,18 @@ test('every loss: gradient matches finite differences', () => {
   checkGradient('cb focal', () => new ClassBalancedFocalLoss({ classCounts: [5, 50, 500, 5000], beta: 0.99 }), x0, soft);
   checkGradient('reduced focal', () => new ReducedFocalLoss({ threshold: 0.3 }), x0, soft);
 });
+
+test('domain-adversarial loss: task on labelled rows + w·BCE; the domain gradient reaches the embedding reversed', async () => {
+  const { DomainAdversarialLoss } = await import('../src/losses/domain-adversarial.js');
+  const task = new CenterLoss({ numClasses: 2, embeddingDim: 3, weight: 1 });
+  const loss = new DomainAdversarialLoss({ task, embeddingDim: 3, hidden: 4, lambda: 0.5, weight: 1, seed: 4 });
+  const e = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]]);
+  const labels = tf.tensor2d([[0, 0], [1, 0], [-1, 1], [-1, 1]], undefined, 'int32');
+  const domains = Float32Array.from([0, 0, 1, 1]);
+  // Value: centre term over the two labelled rows (centres at 0: ½·mean(1, 1) = 0.5) + BCE.
+  close(value(loss.compute(e, labels)), 0.5 + value(loss.domainLoss(e, domains, false)), 1e-5);
+  const withGrl = tf.grad((x: tf.Tensor) => loss.domainLoss(x as tf.Tensor2D, domains, true))(e).arraySync() as number[][];
+  const plain = tf.grad((x: tf.Tensor) => loss.domainLoss(x as tf.Tensor2D, domains, false))(e).arraySync() as number[][];
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) close(withGrl[i]![j]!, -0.5 * plain[i]![j]!, 1e-5, `∂[${i}][${j}]`);
+  assert.ok(plain.flat().some((v) => Math.abs(v) > 1e-4));
+});

@@ -15,6 +15,8 @@ import { validateConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { Embedder } from '../src/models/embedder.js';
 import { assertClose, tempDir, writeChannelMeanModel, writeSolid } from './helpers.js';
+import { OnnxGraph } from '../src/models/onnx-graph.js';
+import sharp from 'sharp';
 import { mulberry32 } from '../src/util/random.js';
 
 const MINI = path.resolve('data/fashion-mnist-mini');
@@ -136,6 +138,29 @@ test('a head appended to its backbone: one ONNX model equal to backbone → tfjs
     const want = tf.div(raw, tf.norm(raw)).dataSync();
     assertClose(got, want, 1e-4, kind);
   }
+});
+
+test('a GeM head on a feature-map backbone: merged ONNX equals GeM + head in tfjs', async (t) => {
+  const dir = tempDir(t);
+  const g = new OnnxGraph('map_backbone');
+  g.node('AveragePool', [g.input('pixels', ['N', 3, 8, 8])], { kernel_shape: [2, 2], strides: [2, 2] }, ['fmap']);
+  g.output('fmap', ['N', 3, 4, 4]);
+  const head = buildHead({ type: 'head', input: [3, 4, 4], kind: 'linear', embeddingDim: 4, gemP: 2.5, seed: 5 });
+  const file = path.join(dir, 'gem.onnx');
+  await fs.writeFile(file, headOnBackboneToOnnx(head, g.toBytes(), 'gem'));
+  await fs.writeFile(path.join(dir, 'gem.json'), JSON.stringify({ inputSize: [8, 8], mean: [0, 0, 0], std: [1, 1, 1], resize: 'exact', outputDim: 4 }));
+  // A 4×8 image: left half one colour, right half another; 2×2 average pooling keeps the two halves.
+  const img = path.join(dir, 'two.png');
+  const px = Buffer.alloc(8 * 8 * 3);
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) px.set(x < 4 ? [200, 40, 90] : [20, 160, 240], (y * 8 + x) * 3);
+  await sharp(px, { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(img);
+  const embedder = await Embedder.load(file, { workers: 0 });
+  const got = (await embedder.embedFiles([img])).vectors;
+  await embedder.close();
+  const fmap = new Float32Array(16 * 3);
+  for (let p = 0; p < 16; p++) fmap.set((p % 4 < 2 ? [200, 40, 90] : [20, 160, 240]).map((v) => v / 255), p * 3);
+  const raw = head.apply(tf.tensor4d(fmap, [1, 4, 4, 3]), false);
+  assertClose(got, tf.div(raw, tf.norm(raw)).dataSync(), 1e-4);
 });
 
 test('config validation names the bad field', () => {

@@ -59,8 +59,12 @@ export function demoCommand(): Command {
       let step = 4;
       for (const [name, dir] of sets) {
         const queries = await loadDataset(dir);
+        // Round-robin over labels, so the report's example grid shows every class, not twelve of the first.
+        const seen = new Map<string, number>();
+        const rank = new Map(queries.items.map((q) => [q.id, (seen.set(q.label ?? '', (seen.get(q.label ?? '') ?? 0) + 1).get(q.label ?? '')!)]));
+        queries.items.sort((a, b) => rank.get(a.id)! - rank.get(b.id)! || a.id.localeCompare(b.id));
         const { vectors } = await embedder.embedFiles(queries.items.map((q) => q.path));
-        const report = await evaluateRetrieval(searcher, queries.items, vectors, metrics, { curveDepth: 20 });
+        const report = await evaluateRetrieval(searcher, queries.items, vectors, metrics, { curveDepth: 100 });
         const first = queries.items[0]!;
         const labels = await searcher.searchLabels(vectors.subarray(0, gallery.dim), { k: 5 });
         process.stdout.write(`${step}. ${name}: ${first.id} (true label ${first.label}) -> top-5 labels:\n`);

@@ -69,6 +69,8 @@ export class Embedder {
 
   /** Descriptor length, known after the first run (or from the card). */
   dim: number | undefined;
+  /** Shape of one output row as the model returns it (e.g. [C, H, W] for a feature-map backbone), after the first run. */
+  outputShape: number[] | undefined;
 
   static async load(modelPath: string, options: EmbedderOptions = {}): Promise<Embedder> {
     let bytes: Buffer;
@@ -148,6 +150,7 @@ export class Embedder {
       throw new VisidError('E_MODEL', `output shape [${out.dims}] does not have one row per image (${n})`, { item: this.modelPath });
     }
     const dim = data.length / n;
+    this.outputShape = out.dims.slice(1).map(Number);
     if (this.card.outputDim !== undefined && dim !== this.card.outputDim) {
       throw new VisidError('E_DIM', `model output has dimension ${dim}, the card says ${this.card.outputDim}`, { item: this.modelPath });
     }

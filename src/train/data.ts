@@ -209,12 +209,25 @@ export async function cachedFeatures(
     p.done();
     const dim = embedder.dim!;
     const n = paths.length;
+    // A feature-map backbone returns [C, H, W] per image; the tfjs head (GeM first) takes [H, W, C].
+    const map = embedder.outputShape?.length === 3 ? (embedder.outputShape as [number, number, number]) : undefined;
+    const shape = map ? [map[1], map[2], map[0]] : [dim];
     const vectors = new Float32Array(n * views * dim);
-    for (let i = 0; i < n; i++) for (let v = 0; v < views; v++) vectors.set(perView[v]!.subarray(i * dim, (i + 1) * dim), (i * views + v) * dim);
+    for (let i = 0; i < n; i++) {
+      for (let v = 0; v < views; v++) {
+        const row = perView[v]!.subarray(i * dim, (i + 1) * dim);
+        const at = (i * views + v) * dim;
+        if (!map) vectors.set(row, at);
+        else {
+          const [c, h, w] = map;
+          for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) vectors[at + p * c + ch] = row[ch * h * w + p]!;
+        }
+      }
+    }
     await fs.mkdir(path.dirname(cacheFile), { recursive: true });
     await writeNpy(cacheFile, vectors, [n * views, dim]);
-    await writeFileAtomic(metaFile, JSON.stringify({ backboneSha256: backboneSha, views, shape: [dim], ids } satisfies FeatureCacheMeta));
-    return { vectors, views, shape: [dim] };
+    await writeFileAtomic(metaFile, JSON.stringify({ backboneSha256: backboneSha, views, shape, ids } satisfies FeatureCacheMeta));
+    return { vectors, views, shape };
   } finally {
     await embedder.close();
   }
