@@ -39,10 +39,11 @@ async function tfStep(backend: TrainBackend, n: number): Promise<{ ms: number[];
   return { ms, loss: first };
 }
 
-function numpyStep(): { ms: number[]; numpy: string; blas: string } | { error: string } {
+function numpyStep(threads?: number): { ms: number[]; numpy: string; blas: string } | { error: string } {
   const candidates = opts['python'] ? [opts['python']] : ['/usr/bin/python3', 'python3'];
+  const env = threads ? { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) } : process.env;
   for (const py of candidates) {
-    const r = spawnSync(py, [path.resolve(here, '../../bench/py/arcface_step.py'), String(B), String(D), String(E), String(C), String(runs)], { encoding: 'utf8' });
+    const r = spawnSync(py, [path.resolve(here, '../../bench/py/arcface_step.py'), String(B), String(D), String(E), String(C), String(runs)], { encoding: 'utf8', env });
     if (r.status === 0) return { ...(JSON.parse(r.stdout.trim()) as { ms: number[]; numpy: string; blas: string }), numpy: `${py} numpy ${JSON.parse(r.stdout.trim()).numpy}` };
   }
   return { error: 'no python3 with numpy (apt-get install python3-numpy libopenblas0-pthread)' };
@@ -55,13 +56,17 @@ let npMs: number | undefined;
 if ('error' in np) console.log(`numpy: ${np.error}`);
 else {
   npMs = median(np.ms);
-  console.log(`numpy (${np.numpy}, BLAS ${np.blas}): ${npMs.toFixed(1)} ms/step, ${((B * 1000) / npMs).toFixed(0)} samples/s`);
+  console.log(`numpy (${np.numpy}, all cores): ${npMs.toFixed(1)} ms/step, ${((B * 1000) / npMs).toFixed(0)} samples/s`);
 }
+// tfjs' wasm backend runs on one thread in Node: numpy on one BLAS thread is the per-core comparison.
+const np1 = numpyStep(1);
+const np1Ms = 'error' in np1 ? undefined : median(np1.ms);
+if (np1Ms) console.log(`numpy (one thread): ${np1Ms.toFixed(1)} ms/step, ${((B * 1000) / np1Ms).toFixed(0)} samples/s`);
 const backends: TrainBackend[] = ['wasm', 'cpu', ...(hasTfjsNode() ? (['tensorflow'] as TrainBackend[]) : [])];
 for (const b of backends) {
   const r = await tfStep(b, b === 'cpu' ? Number(opts['cpu-runs'] ?? 2) : runs);
   const ms = median(r.ms);
-  const ratio = npMs ? `  ${(ms / npMs).toFixed(2)}× numpy's time` : '';
+  const ratio = npMs ? `  ${(ms / npMs).toFixed(2)}× numpy's time${np1Ms ? ` (${(ms / np1Ms).toFixed(2)}× one-thread numpy)` : ''}` : '';
   console.log(`tfjs ${b.padEnd(10)}: ${ms.toFixed(1)} ms/step, ${((B * 1000) / ms).toFixed(0)} samples/s, ${(gflop / (ms / 1000)).toFixed(1)} GFLOP/s${ratio}  (first-step loss ${r.loss.toFixed(3)})`);
 }
 if (!hasTfjsNode()) console.log('tfjs tensorflow: @tensorflow/tfjs-node is not installed (it cannot install offline); skipped');

@@ -138,3 +138,9 @@ test('wasm kernels are registered and match the CPU backend', async (t) => {
   });
   await tf.setBackend('wasm');
 });
+
+test('float one-hot on wasm holds 1.0, not int bits', async () => {
+  await initTf('wasm');
+  const v = Array.from(tf.oneHot(tf.tensor1d([2, 0], 'int32'), 3, 1, 0, 'float32').dataSync());
+  assert.deepEqual(v, [0, 0, 1, 1, 0, 0]);
+});

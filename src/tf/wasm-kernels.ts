@@ -263,7 +263,10 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: { inputs: NamedTenso
   return r.finish(dx);
 }
 
-/** out[s] = Σ_{i: ids[i] = s} x[i]: a one-hot matrix times x (the gradient of gather needs it). */
+/**
+ * out[s] = Σ_{i: ids[i] = s} x[i] (the gradient of gather): wasm's ScatterNd, which adds duplicate indices, into a
+ * [numSegments, …] output — O(n·width), where a one-hot product would cost O(n·numSegments·width).
+ */
 function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
   const numSegments = (attrs as Attrs).numSegments as number;
@@ -271,12 +274,8 @@ function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: NamedTensorInf
   const n = segmentIds.shape.reduce((p, v) => p * v, 1);
   const rest = x.shape.slice(segmentIds.shape.length);
   const width = rest.reduce((p, v) => p * v, 1);
-  const ids = r.run('Cast', { x: r.reshape(segmentIds, [n]) }, { dtype: 'int32' });
-  // wasm's OneHot writes int32 whatever dtype it is asked for: cast explicitly.
-  const oneHotInt = r.run('OneHot', { indices: ids }, { depth: numSegments, onValue: 1, offValue: 0, dtype: 'int32' });
-  const oneHot = r.run('Cast', { x: oneHotInt }, { dtype: 'float32' });
-  const x3 = r.reshape(x, [1, n, width]);
-  const summed = r.run('BatchMatMul', { a: r.reshape(oneHot, [1, n, numSegments]), b: x3 }, { transposeA: true, transposeB: false });
+  const ids = r.run('Cast', { x: r.reshape(segmentIds, [n, 1]) }, { dtype: 'int32' });
+  const summed = r.run('ScatterNd', { indices: ids, updates: r.reshape(x, [n, width]) }, { shape: [numSegments, width] });
   return r.finish(r.reshape(summed, [numSegments, ...rest]));
 }
 
@@ -306,6 +305,19 @@ function fastBatchMatMul(plain: KernelConfig['kernelFunc']) {
   };
 }
 
+/** wasm's OneHot writes int32 values whatever dtype it is asked for (float32 1 reads back as 1.4e-45): cast after. */
+function castingOneHot(plain: KernelConfig['kernelFunc']) {
+  return ({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo => {
+    const a = (attrs ?? {}) as Attrs;
+    if (a.dtype === undefined || a.dtype === 'int32') return plain({ inputs, backend: backend as never, attrs: attrs ?? {} }) as TensorInfo;
+    const r = new KernelRunner(backend as Backend);
+    const ints = plain({ inputs, backend: backend as never, attrs: { ...(attrs ?? {}), dtype: 'int32' } as NamedAttrMap }) as TensorInfo;
+    const out = r.run('Cast', { x: ints }, { dtype: a.dtype });
+    (backend as Backend).disposeData(ints.dataId);
+    return r.finish(out);
+  };
+}
+
 const KERNELS: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as never },
   { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as never },
@@ -327,6 +339,11 @@ export function registerWasmTrainingKernels(): void {
   if (plainMatMul) {
     tf.unregisterKernel('BatchMatMul', 'wasm');
     tf.registerKernel({ ...plainMatMul, kernelFunc: fastBatchMatMul(plainMatMul.kernelFunc) as never });
+  }
+  const plainOneHot = tf.getKernel('OneHot', 'wasm');
+  if (plainOneHot) {
+    tf.unregisterKernel('OneHot', 'wasm');
+    tf.registerKernel({ ...plainOneHot, kernelFunc: castingOneHot(plainOneHot.kernelFunc) as never });
   }
   for (const k of KERNELS) {
     if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
