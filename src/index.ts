@@ -34,3 +34,36 @@ export { evaluateRetrieval, parseMetrics, type EvaluationReport, type MetricSpec
 
 export { indexDataset, type IndexOptions, type IndexSummary } from './pipeline/index-dataset.js';
 export { writeSyntheticDataset } from './demo/synthetic.js';
+
+export { initTf, hasTfjsNode, tf, type TrainBackend } from './tf/runtime.js';
+export type { Loss, Reducer } from './losses/loss.js';
+export { meanReducer, outlierRemovalReducer, pairwiseDistances, l2Normalize } from './losses/loss.js';
+export { MarginSoftmaxLoss, normFace, sphereFace, arcFace, cosFace, subCenterArcFace } from './losses/margin-softmax.js';
+export { TripletLoss } from './losses/triplet.js';
+export { ContrastiveLoss } from './losses/contrastive.js';
+export { MarginBasedLoss } from './losses/margin-based.js';
+export { CenterLoss } from './losses/center.js';
+export { MultiSimilarityLoss } from './losses/multi-similarity.js';
+export { SoftBceLoss } from './losses/bce.js';
+export { FocalLoss } from './losses/focal.js';
+export { ClassBalancedFocalLoss, classBalancedWeights } from './losses/class-balanced-focal.js';
+export { ReducedFocalLoss } from './losses/reduced-focal.js';
+export { DomainAdversarialLoss } from './losses/domain-adversarial.js';
+export type { Miner, Triplets } from './miners/miner.js';
+export { BatchAllMiner } from './miners/batch-all.js';
+export { BatchHardMiner } from './miners/batch-hard.js';
+export { SemiHardMiner } from './miners/semi-hard.js';
+export { DistanceWeightedMiner } from './miners/distance-weighted.js';
+export { gradientReversal } from './models/gradient-reversal.js';
+export { buildNet, buildCnn, buildHead, type NetSpec, type CnnSpec, type HeadSpec, type EmbeddingNet } from './models/networks.js';
+export { cnnToOnnx, headOnBackboneToOnnx, cnnEnsembleToOnnx } from './models/export-onnx.js';
+export { softLabelVector } from './data/soft-labels.js';
+export { loadIdxSplit, FASHION_MNIST_CLASSES } from './data/idx.js';
+export { validateConfig, readConfigFile, type TrainConfig } from './train/config.js';
+export { train, validate, type TrainResult, type EpochRecord } from './train/trainer.js';
+export { createSampler, PKSampler, RandomSampler, ClassBalancedSampler } from './train/samplers.js';
+export { learningRate, seed004Ratio, type ScheduleSpec } from './train/schedules.js';
+export { createOptimizer, type OptimizerSpec } from './train/optimizers.js';
+export { averageWeights, greedySoup } from './train/soups.js';
+export { retrievalMetrics } from './eval/in-memory.js';
+export { writeFashionMnistDemo } from './demo/fashion-mnist.js';

@@ -166,6 +166,7 @@ test('a GeM head on a feature-map backbone: merged ONNX equals GeM + head in tfj
 test('config validation names the bad field', () => {
   assert.throws(() => validateConfig({ data: 'd', out: 'o', loss: { name: 'arcfase' } }, 'c.yaml'), /config field 'loss.name': unknown loss 'arcfase'/);
   assert.throws(() => validateConfig({ data: 'd', out: 'o', epochs: 0 }, 'c.yaml'), /'epochs': must be a positive integer/);
+  assert.throws(() => validateConfig({ data: 'd', out: 'o', loss: 'focal' }, 'c.yaml'), /'focal' is a multi-label loss/);
   assert.throws(() => validateConfig({ data: 'd', out: 'o', lerning_rate: 1 }, 'c.yaml'), /'lerning_rate': unknown field/);
   assert.throws(() => validateConfig({ data: 'd', out: 'o', model: { type: 'head' } }, 'c.yaml'), /model.backbone/);
   const ok = validateConfig({ data: 'd', out: 'o', loss: 'triplet', batchSize: 32 }, 'c.yaml', '/base');

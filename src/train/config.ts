@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { VisidError } from '../util/errors.js';
-import { LOSS_NAMES, LossConfig, MINER_NAMES, isPairLoss } from './loss-factory.js';
+import { LOSS_NAMES, LossConfig, MINER_NAMES, MULTI_LABEL_LOSSES, isPairLoss } from './loss-factory.js';
 import type { OptimizerSpec } from './optimizers.js';
 import type { SamplerSpec } from './samplers.js';
 import type { ScheduleSpec } from './schedules.js';
@@ -83,6 +83,9 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
 
   const lossRaw = (typeof raw.loss === 'string' ? { name: raw.loss } : raw.loss ?? { name: 'arcface' }) as Record<string, unknown>;
   if (!(LOSS_NAMES as readonly string[]).includes(lossRaw.name as string)) fail('loss.name', `unknown loss '${String(lossRaw.name)}' (one of ${LOSS_NAMES.join(', ')})`, source);
+  if ((MULTI_LABEL_LOSSES as readonly string[]).includes(lossRaw.name as string)) {
+    fail('loss.name', `'${String(lossRaw.name)}' is a multi-label loss on soft targets; visid train learns identities from one label per image (use a margin-softmax or pair loss; the multi-label losses are library parts for multi-label recipes)`, source);
+  }
   if (lossRaw.miner !== undefined && !(MINER_NAMES as readonly string[]).includes(lossRaw.miner as string)) fail('loss.miner', `unknown miner '${String(lossRaw.miner)}' (one of ${MINER_NAMES.join(', ')})`, source);
   const loss = lossRaw as unknown as LossConfig;
 
