@@ -1,5 +1,5 @@
 // Batch-all mining (Hermans et al. 2017): every valid (anchor, positive, negative) triplet of the batch.
-import { Miner, Triplets, tripletsFrom } from './miner.js';
+import { Miner, positivePairs, Triplets, tripletsFrom } from './miner.js';
 
 export class BatchAllMiner implements Miner {
   readonly name = 'batch-all';
@@ -9,14 +9,11 @@ export class BatchAllMiner implements Miner {
   mine(d: Float32Array, labels: Int32Array): Triplets {
     const n = labels.length;
     const out: [number, number, number][] = [];
-    for (let a = 0; a < n; a++) {
-      for (let p = 0; p < n; p++) {
-        if (p === a || labels[p] !== labels[a]) continue;
-        for (let q = 0; q < n; q++) {
-          if (labels[q] === labels[a]) continue;
-          if (this.margin !== undefined && d[a * n + p]! - d[a * n + q]! + this.margin <= 0) continue;
-          out.push([a, p, q]);
-        }
+    for (const [a, p] of positivePairs(labels)) {
+      for (let q = 0; q < n; q++) {
+        if (labels[q] === labels[a]) continue;
+        if (this.margin !== undefined && d[a * n + p]! - d[a * n + q]! + this.margin <= 0) continue;
+        out.push([a, p, q]);
       }
     }
     return tripletsFrom(out);

@@ -15,6 +15,11 @@ export interface Miner {
   mine(distances: Float32Array, labels: Int32Array): Triplets;
 }
 
+/** Every (anchor, positive) pair of a batch: same label, different rows, in row order. */
+export function* positivePairs(labels: Int32Array): Generator<[number, number]> {
+  for (let a = 0; a < labels.length; a++) for (let p = 0; p < labels.length; p++) if (p !== a && labels[p] === labels[a]) yield [a, p];
+}
+
 export function tripletsFrom(list: [number, number, number][]): Triplets {
   return {
     anchors: Int32Array.from(list, (t) => t[0]),

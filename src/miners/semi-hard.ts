@@ -2,7 +2,7 @@
 //
 // FaceNet picks negatives with d_ap < d_an (inside the margin band d_an < d_ap + α when one exists): hard enough to
 // teach, not so hard that training collapses. Pairs with no negative farther than their positive are skipped.
-import { Miner, Triplets, tripletsFrom } from './miner.js';
+import { Miner, positivePairs, Triplets, tripletsFrom } from './miner.js';
 
 export class SemiHardMiner implements Miner {
   readonly name = 'semi-hard';
@@ -11,19 +11,16 @@ export class SemiHardMiner implements Miner {
   mine(d: Float32Array, labels: Int32Array): Triplets {
     const n = labels.length;
     const out: [number, number, number][] = [];
-    for (let a = 0; a < n; a++) {
-      for (let p = 0; p < n; p++) {
-        if (p === a || labels[p] !== labels[a]) continue;
-        const dap = d[a * n + p]!;
-        let best = -1;
-        for (let q = 0; q < n; q++) {
-          if (labels[q] === labels[a]) continue;
-          const daq = d[a * n + q]!;
-          if (daq <= dap || daq >= dap + this.margin) continue;
-          if (best < 0 || daq < d[a * n + best]!) best = q;
-        }
-        if (best >= 0) out.push([a, p, best]);
+    for (const [a, p] of positivePairs(labels)) {
+      const dap = d[a * n + p]!;
+      let best = -1;
+      for (let q = 0; q < n; q++) {
+        if (labels[q] === labels[a]) continue;
+        const daq = d[a * n + q]!;
+        if (daq <= dap || daq >= dap + this.margin) continue;
+        if (best < 0 || daq < d[a * n + best]!) best = q;
       }
+      if (best >= 0) out.push([a, p, best]);
     }
     return tripletsFrom(out);
   }

@@ -155,6 +155,14 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: NamedTensorI
   return r.finish(r.run('Transpose', { x: out }, { perm: [1, 2, 0, 3] }));
 }
 
+/** [N, H, W, C] → [N, H·sh, W·sw, C] with each value followed by sh − 1 zero rows and sw − 1 zero columns. */
+function spreadByStride(r: KernelRunner, t: TensorInfo, [n, h, w, c]: number[], sh: number, sw: number): TensorInfo {
+  if (sh === 1 && sw === 1) return t;
+  const six = r.reshape(t, [n!, h!, 1, w!, 1, c!]);
+  const padded = r.run('PadV2', { x: six }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+  return r.reshape(padded, [n!, h! * sh, w! * sw, c!]);
+}
+
 /**
  * dx = the correlation of the stride-dilated dy (zeros between rows/columns) with the spatially flipped,
  * in/out-transposed filter, at stride 1, dilation d and padding (fh − 1)·d − padTop: a forward Conv2D, which the
@@ -173,9 +181,7 @@ function conv2DBackpropInput({ inputs, backend, attrs }: { inputs: NamedTensorIn
   // Zero-interleave dy by the stride: [N, OH, OW, Co] → [N, (OH−1)·sh + 1, (OW−1)·sw + 1, Co].
   let u = dy;
   if (sh > 1 || sw > 1) {
-    u = r.reshape(dy, [g.batch, g.outH, 1, g.outW, 1, outC]);
-    u = r.run('PadV2', { x: u }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
-    u = r.reshape(u, [g.batch, g.outH * sh, g.outW * sw, outC]);
+    u = spreadByStride(r, dy, [g.batch, g.outH, g.outW, outC], sh, sw);
     u = r.run('Slice', { x: u }, { begin: [0, 0, 0, 0], size: [g.batch, (g.outH - 1) * sh + 1, (g.outW - 1) * sw + 1, outC] });
   }
   const uH = (g.outH - 1) * sh + 1;
@@ -246,10 +252,7 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: { inputs: NamedTenso
       const w = r.run('Slice', { x: filter }, { begin: [a, b, 0, 0], size: [1, 1, g.inC, mult] });
       const w5 = r.reshape(w, [1, 1, 1, g.inC, mult]);
       const contrib = r.run('Sum', { x: r.run('Multiply', { a: dy5, b: w5 }) }, { axis: [4], keepDims: false });
-      // [N, OH, OW, C] → [N, OH, 1, OW, 1, C] → pad to [N, OH, sh, OW, sw, C] → [N, OH·sh, OW·sw, C]
-      let spread = r.reshape(contrib, [g.batch, g.outH, 1, g.outW, 1, g.inC]);
-      if (sh > 1 || sw > 1) spread = r.run('PadV2', { x: spread }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
-      spread = r.reshape(spread, [g.batch, g.outH * sh, g.outW * sw, g.inC]);
+      const spread = spreadByStride(r, contrib, [g.batch, g.outH, g.outW, g.inC], sh, sw);
       const top = a * g.dilations[0];
       const left = b * g.dilations[1];
       const placed = r.run('PadV2', { x: spread }, {
