@@ -187,7 +187,7 @@ test('a gallery built with the default model still searches after the package mo
 
 test('every command has --help', async () => {
   const top = await visid(['--help']);
-  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face', 'serve']) {
+  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face', 'serve', 'train']) {
     assert.match(top.stdout, new RegExp(`\\n  ${cmd} `));
     const help = await visid([cmd, '--help']);
     assert.equal(help.code, 0);
@@ -218,4 +218,46 @@ test('visid demo runs the main job on the embedded default model', async (t) => 
   assert.equal(places.code, 0, places.stderr);
   assert.match(places.stdout, /indexed 24 gallery images/);
   assert.match(places.stdout, /queries with red occlusions/);
+});
+
+test('visid train from flags and a YAML config; soup and snapshot ensemble of the run; config errors name the field', async (t) => {
+  const dir = tempDir(t);
+  const mini = path.resolve(path.dirname(BIN), '../data/fashion-mnist-mini');
+  const bad = path.join(dir, 'bad.yaml');
+  await fs.writeFile(bad, `data: ${mini}\nout: run\nloss:\n  name: arcface\n  miner: hardest\n`);
+  const refused = await visid(['train', '--config', bad]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /config field 'loss.miner': unknown miner 'hardest'/);
+  await fs.writeFile(path.join(dir, 'broken.yaml'), 'data: [unclosed\n');
+  assert.match((await visid(['train', '--config', path.join(dir, 'broken.yaml')])).stderr, /config is not valid YAML/);
+
+  const cfg = path.join(dir, 'snap.yaml');
+  await fs.writeFile(
+    cfg,
+    [`data: ${mini}`, 'out: run', 'trainPerClass: 20', 'valPerClass: 10', 'epochs: 4', 'batchSize: 32', 'embeddingDim: 16', 'model: { type: resnet, widths: [8] }', 'schedule: { kind: cosine-restarts, cycles: 2 }', 'loss: { name: cosface, scale: 16 }'].join('\n'),
+  );
+  const trained = await visid(['train', '--config', cfg, '-q']);
+  assert.equal(trained.code, 0, trained.stderr);
+  assert.match(trained.stdout, /untrained: recall@1 [0-9.]+/);
+  const run = path.join(dir, 'run');
+  assert.equal((await fs.readdir(path.join(run, 'checkpoints'))).length, 4);
+
+  const soup = await visid(['train', 'soup', run, '--greedy']);
+  assert.equal(soup.code, 0, soup.stderr);
+  assert.match(soup.stdout, /greedy soup of epochs [0-9, ]+: recall@1 [0-9.]+/);
+  const ens = await visid(['train', 'ensemble', run]);
+  assert.equal(ens.code, 0, ens.stderr);
+  // Snapshots at the ends of the two cosine cycles: epochs 2 and 4.
+  assert.match(ens.stdout, /ensemble of epochs 2, 4/);
+  const card = JSON.parse(await fs.readFile(path.join(run, 'snapshot-ensemble.json'), 'utf8'));
+  assert.equal(card.outputDim, 32);
+
+  // The trained model indexes and searches like any ONNX model.
+  const data = path.join(dir, 'imgs');
+  const { writeFashionMnistDemo } = await import('../src/demo/fashion-mnist.js');
+  const dirs = await writeFashionMnistDemo(data, { galleryPerClass: 3, queriesPerClass: 1 });
+  assert.equal((await visid(['index', dirs.gallery, '--model', path.join(run, 'snapshot-ensemble.onnx'), '-o', path.join(dir, 'g'), '-q'])).code, 0);
+  const found = await visid(['search', path.join(dir, 'g'), dirs.queries, '--k', '1', '--json']);
+  assert.equal(found.code, 0, found.stderr);
+  assert.equal(JSON.parse(found.stdout).results.length, 10);
 });
