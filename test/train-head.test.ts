@@ -35,7 +35,7 @@ test('a head on a frozen backbone: cached features, better retrieval, one ONNX m
   await fs.writeFile(backbone, g.toBytes());
   await fs.writeFile(path.join(dir, 'pixels.json'), JSON.stringify({ inputSize: [28, 28], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'exact' }));
   const config = validateConfig(
-    { data: dirs.gallery, out: path.join(dir, 'run'), valFraction: 0.25, model: { type: 'head', backbone, kind: 'fc-bn', views: 2 }, embeddingDim: 32, loss: { name: 'cosface', scale: 16, m3: 0.2 }, epochs: 5, batchSize: 32, lr: 0.001, seed: 3 },
+    { data: dirs.gallery, out: path.join(dir, 'run'), valFraction: 0.25, model: { type: 'head', backbone, kind: 'fc-bn', views: 3 }, embeddingDim: 32, loss: { name: 'cosface', scale: 16, m3: 0.2 }, epochs: 8, batchSize: 32, lr: 0.001, seed: 3 },
     'test',
   );
   const run = await train(config, { quiet: true });
@@ -44,8 +44,8 @@ test('a head on a frozen backbone: cached features, better retrieval, one ONNX m
   assert.ok(last['recall@1'] >= run.untrained['recall@1'] + 0.03, `head training did not help: ${run.untrained['recall@1']} → ${last['recall@1']}`);
   const cache = path.join(dir, 'run', 'features', 'train.npy');
   const before = (await fs.stat(cache)).mtimeMs;
-  // 1500 images × 2 views × 784-d float32, after the 128-byte .npy header.
-  assert.equal((await fs.stat(cache)).size, 128 + 1500 * 2 * 784 * 4);
+  // 1500 images × 3 views (image, mirror, a random resized crop) × 784-d float32, after the 128-byte .npy header.
+  assert.equal((await fs.stat(cache)).size, 128 + 1500 * 3 * 784 * 4);
   await train({ ...config, epochs: 1 }, { quiet: true });
   assert.equal((await fs.stat(cache)).mtimeMs, before, 'the second run re-extracted features instead of using the cache');
   const card = JSON.parse(await fs.readFile(path.join(dir, 'run', 'model.json'), 'utf8'));
@@ -55,4 +55,17 @@ test('a head on a frozen backbone: cached features, better retrieval, one ONNX m
   const { vectors } = await embedder.embedFiles([path.join(dirs.gallery, 'Bag', (await fs.readdir(path.join(dirs.gallery, 'Bag')))[0]!)]);
   await embedder.close();
   assert.equal(vectors.length, 32);
+});
+
+test('random resized crop views are seeded: same (seed, item, view) → same bytes, another view → another crop', async (t) => {
+  const { randomResizedCropView } = await import('../src/train/views.js');
+  const dir = tempDir(t);
+  const dirs = await writeFashionMnistDemo(path.join(dir, 'data'), { galleryPerClass: 1, queriesPerClass: 0 });
+  const file = path.join(dirs.gallery, 'Bag', (await fs.readdir(path.join(dirs.gallery, 'Bag')))[0]!);
+  const a = await randomResizedCropView(file, 1, 0, 2);
+  const b = await randomResizedCropView(file, 1, 0, 2);
+  const c = await randomResizedCropView(file, 1, 0, 3);
+  assert.ok(Buffer.from(a).equals(Buffer.from(b)));
+  assert.ok(!Buffer.from(a).equals(Buffer.from(c)));
+  await assert.rejects(randomResizedCropView(path.join(dir, 'missing.png'), 1, 0, 2), /cannot read image/);
 });

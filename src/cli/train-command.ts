@@ -74,7 +74,7 @@ export function trainCommand(): Command {
     .option('--schedule <name>', 'constant, cosine or seed004', oneOf(['constant', 'cosine', 'seed004'], 'schedule'))
     .option('--backbone <model.onnx>', 'train a head on this frozen backbone (features are extracted once and cached)')
     .option('--head <kind>', 'head kind with --backbone: linear, fc-bn or projector', oneOf(['linear', 'fc-bn', 'projector'], 'head'))
-    .option('--views <n>', 'feature views per image with --backbone (1, or 2 with the mirror image)', positiveInt)
+    .option('--views <n>', 'feature views per image with --backbone: 1 the image, 2 + its mirror, more + random resized crops', positiveInt)
     .option('--widths <list>', 'CNN stage widths, e.g. 16,32,64', numberList)
     .option('--val <data>', 'validation data (default: a stratified 10% of the training data)')
     .option('--train-per-class <n>', 'use at most n training images per class', positiveInt)

@@ -26,7 +26,7 @@ export interface HeadModelConfig {
   dropout?: number;
   hiddenDim?: number;
   projectorDim?: number;
-  /** Feature views per image: 1 = the image, 2 adds its mirror (seed 004 uses many augmented views). */
+  /** Feature views per image: 1 = the image, 2 adds its mirror, more add seeded random resized crops (seed 004 uses 20). */
   views?: number;
 }
 

@@ -13,6 +13,7 @@ import { VisidError } from '../util/errors.js';
 import { mulberry32 } from '../util/random.js';
 import { createProgress } from '../util/progress.js';
 import { tf } from '../tf/runtime.js';
+import { randomResizedCropView } from './views.js';
 import type { TrainConfig, HeadModelConfig } from './config.js';
 
 /** Whatever the network eats, with one label per sample. */
@@ -169,12 +170,14 @@ export async function prepareImageData(config: TrainConfig): Promise<PreparedDat
 interface FeatureCacheMeta {
   backboneSha256: string;
   views: number;
+  seed: number;
   shape: number[];
   ids: string[];
 }
 
 /**
- * Backbone features of every item (and of its mirror when views = 2), extracted once through the Embedder with
+ * Backbone features of every item under `views` views (the image; its mirror; then seeded random resized crops),
+ * extracted once through the Embedder with
  * raw (un-normalised) outputs and cached as .npy + JSON beside the run; a cache made by another backbone or for
  * other items is recomputed.
  */
@@ -184,27 +187,45 @@ export async function cachedFeatures(
   dataset: Dataset,
   views: number,
   cacheFile: string,
+  seed = 1,
 ): Promise<{ vectors: Float32Array; views: number; shape: number[] }> {
   const metaFile = cacheFile.replace(/\.npy$/, '.json');
   const ids = dataset.items.map((it) => it.id);
   try {
     const meta = JSON.parse(await fs.readFile(metaFile, 'utf8')) as FeatureCacheMeta;
-    if (meta.backboneSha256 === backboneSha && meta.views === views && meta.ids.length === ids.length && meta.ids.every((id, i) => id === ids[i])) {
+    if (meta.backboneSha256 === backboneSha && meta.views === views && (views <= 2 || meta.seed === seed) && meta.ids.length === ids.length && meta.ids.every((id, i) => id === ids[i])) {
       const npy = await readNpy(cacheFile);
       return { vectors: npy.data, views, shape: meta.shape };
     }
   } catch {
     // No cache (or an unreadable one): extract.
   }
-  if (views < 1 || views > 2) throw new VisidError('E_INPUT', `feature views must be 1 or 2 (image, mirror), got ${views}`);
+  if (!Number.isInteger(views) || views < 1) throw new VisidError('E_INPUT', `feature views must be a positive integer, got ${views}`);
   const embedder = await Embedder.load(backbone, { normalize: false });
   try {
     const paths = dataset.items.map((it) => it.path);
     const p = createProgress({ label: `backbone features (${views} view${views > 1 ? 's' : ''})`, total: paths.length * views, unit: 'img' });
     const perView: Float32Array[] = [];
     for (let v = 0; v < views; v++) {
-      const res = await embedder.embedFiles(paths, { names: ids, mirror: v === 1, onProgress: (n) => p.tick(n) });
-      perView.push(res.vectors);
+      if (v < 2) {
+        // View 0 is the image, view 1 its mirror.
+        perView.push((await embedder.embedFiles(paths, { names: ids, mirror: v === 1, onProgress: (n) => p.tick(n) })).vectors);
+        continue;
+      }
+      // Further views: seeded random resized crops, made a chunk at a time so memory stays bounded.
+      const chunks: Float32Array[] = [];
+      for (let s = 0; s < paths.length; s += 256) {
+        const part = paths.slice(s, s + 256);
+        const bytes = await Promise.all(part.map((file, j) => randomResizedCropView(file, seed, s + j, v)));
+        chunks.push((await embedder.embedFiles(bytes, { names: ids.slice(s, s + 256), onProgress: (n) => p.tick(n) })).vectors);
+      }
+      const all = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
+      let at = 0;
+      for (const c of chunks) {
+        all.set(c, at);
+        at += c.length;
+      }
+      perView.push(all);
     }
     p.done();
     const dim = embedder.dim!;
@@ -226,7 +247,7 @@ export async function cachedFeatures(
     }
     await fs.mkdir(path.dirname(cacheFile), { recursive: true });
     await writeNpy(cacheFile, vectors, [n * views, dim]);
-    await writeFileAtomic(metaFile, JSON.stringify({ backboneSha256: backboneSha, views, shape, ids } satisfies FeatureCacheMeta));
+    await writeFileAtomic(metaFile, JSON.stringify({ backboneSha256: backboneSha, views, seed, shape, ids } satisfies FeatureCacheMeta));
     return { vectors, views, shape };
   } finally {
     await embedder.close();
@@ -246,7 +267,7 @@ export async function prepareFeatureData(config: TrainConfig): Promise<PreparedD
   const classNames = [...new Set(ds.items.map((it) => it.label!))].sort();
   const classIndex = new Map(classNames.map((c, i) => [c, i]));
   const views = model.views ?? 1;
-  const feats = await cachedFeatures(model.backbone, sha, ds, views, path.join(config.out, 'features', 'train.npy'));
+  const feats = await cachedFeatures(model.backbone, sha, ds, views, path.join(config.out, 'features', 'train.npy'), config.seed);
   const labels = Int32Array.from(ds.items, (it) => classIndex.get(it.label!)!);
   const ids = ds.items.map((it) => it.id);
   const per = feats.shape.reduce((a, b) => a * b, 1);
