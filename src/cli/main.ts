@@ -9,6 +9,7 @@ import { demoCommand } from './demo-command.js';
 import { faceCommand } from './face-command.js';
 import { serveCommand } from './serve-command.js';
 import { trainCommand } from './train-command.js';
+import { augmentCommand } from './augment-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('visid')
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;
