@@ -26,10 +26,17 @@ export function clampByte(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
 }
 
-/** Applies f to every channel value. */
+/** Applies f to every channel value (through a 256-entry table per channel: f depends on the value only). */
 export function mapPixels(image: RgbImage, f: (v: number, channel: number) => number): RgbImage {
-  const out = new Uint8Array(image.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = clampByte(f(image.data[i]!, i % 3));
+  const lut = new Uint8Array(768);
+  for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) lut[c * 256 + v] = clampByte(f(v, c));
+  const src = image.data;
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < out.length; i += 3) {
+    out[i] = lut[src[i]!]!;
+    out[i + 1] = lut[256 + src[i + 1]!]!;
+    out[i + 2] = lut[512 + src[i + 2]!]!;
+  }
   return { data: out, width: image.width, height: image.height };
 }
 

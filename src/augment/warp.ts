@@ -1,70 +1,89 @@
-// Geometric resampling for the augmentation ops: bilinear inverse mapping through an affine or projective transform.
+// Geometric resampling for the augmentation ops: bilinear inverse mapping through a 3×3 (affine or projective) matrix.
 import type { RgbImage } from './op.js';
 
 export type Border = 'constant' | 'reflect';
 
-/** Maps output pixel (x, y) to the source position; returns [sx, sy]. */
-export type InverseMap = (x: number, y: number) => [number, number];
+/** Row-major 3×3 matrix taking output pixel centres (x, y, 1) to source positions (homogeneous). */
+export type Matrix3 = [number, number, number, number, number, number, number, number, number];
 
 function reflect(i: number, n: number): number {
   if (n === 1) return 0;
   const period = 2 * (n - 1);
-  let m = Math.abs(i) % period;
+  let m = (i < 0 ? -i : i) % period;
   if (m >= n) m = period - m;
   return m;
 }
 
-/** Bilinear resampling of `src` into a width×height image; outside pixels are `fill` or reflected. */
-export function warp(src: RgbImage, width: number, height: number, inverse: InverseMap, border: Border = 'constant', fill: [number, number, number] = [0, 0, 0]): RgbImage {
+/**
+ * Bilinear resampling of `src` into a width×height image: output pixel centre (x + ½, y + ½) reads the source at
+ * M·(x + ½, y + ½, 1). Outside the source, `fill` (blended at the edge) or the reflected image.
+ */
+export function warp(src: RgbImage, width: number, height: number, M: Matrix3, border: Border = 'constant', fill: [number, number, number] = [0, 0, 0]): RgbImage {
   const out = new Uint8Array(width * height * 3);
   const { data, width: w, height: h } = src;
+  const projective = M[6] !== 0 || M[7] !== 0 || M[8] !== 1;
+  const constant = border === 'constant';
   for (let y = 0; y < height; y++) {
+    const cy = y + 0.5;
     for (let x = 0; x < width; x++) {
-      const [sx, sy] = inverse(x + 0.5, y + 0.5);
+      const cx = x + 0.5;
+      let sx = M[0] * cx + M[1] * cy + M[2];
+      let sy = M[3] * cx + M[4] * cy + M[5];
+      if (projective) {
+        const q = M[6] * cx + M[7] * cy + M[8];
+        sx /= q;
+        sy /= q;
+      }
       const fx = sx - 0.5;
       const fy = sy - 0.5;
-      const x0 = Math.floor(fx);
-      const y0 = Math.floor(fy);
+      let x0 = Math.floor(fx);
+      let y0 = Math.floor(fy);
       const ax = fx - x0;
       const ay = fy - y0;
+      let x1 = x0 + 1;
+      let y1 = y0 + 1;
       const o = (y * width + x) * 3;
-      let inside = true;
-      const px = (xi: number, yi: number): number => {
-        if (xi < 0 || yi < 0 || xi >= w || yi >= h) {
-          if (border === 'constant') {
-            inside = false;
-            return -1;
-          }
-          xi = reflect(xi, w);
-          yi = reflect(yi, h);
+      const inside = x0 >= 0 && y0 >= 0 && x1 < w && y1 < h;
+      if (inside) {
+        const i00 = (y0 * w + x0) * 3, i10 = i00 + 3, i01 = i00 + w * 3, i11 = i01 + 3;
+        for (let c = 0; c < 3; c++) {
+          out[o + c] = ((1 - ay) * ((1 - ax) * data[i00 + c]! + ax * data[i10 + c]!) + ay * ((1 - ax) * data[i01 + c]! + ax * data[i11 + c]!) + 0.5) | 0;
         }
-        return (yi * w + xi) * 3;
-      };
-      const i00 = px(x0, y0);
-      const i10 = px(x0 + 1, y0);
-      const i01 = px(x0, y0 + 1);
-      const i11 = px(x0 + 1, y0 + 1);
+        continue;
+      }
+      if (!constant) {
+        x0 = reflect(x0, w);
+        x1 = reflect(x1, w);
+        y0 = reflect(y0, h);
+        y1 = reflect(y1, h);
+        const i00 = (y0 * w + x0) * 3, i10 = (y0 * w + x1) * 3, i01 = (y1 * w + x0) * 3, i11 = (y1 * w + x1) * 3;
+        for (let c = 0; c < 3; c++) {
+          out[o + c] = ((1 - ay) * ((1 - ax) * data[i00 + c]! + ax * data[i10 + c]!) + ay * ((1 - ax) * data[i01 + c]! + ax * data[i11 + c]!) + 0.5) | 0;
+        }
+        continue;
+      }
+      // Constant border: the fill stands in for missing neighbours, so edges are blended, not jagged.
+      const ok00 = x0 >= 0 && y0 >= 0 && x0 < w && y0 < h;
+      const ok10 = x1 >= 0 && y0 >= 0 && x1 < w && y0 < h;
+      const ok01 = x0 >= 0 && y1 >= 0 && x0 < w && y1 < h;
+      const ok11 = x1 >= 0 && y1 >= 0 && x1 < w && y1 < h;
       for (let c = 0; c < 3; c++) {
-        if (!inside) {
-          // At the border blend the fill in, so edges are not jagged.
-          const v = (i: number) => (i < 0 ? fill[c]! : data[i + c]!);
-          out[o + c] = Math.round((1 - ay) * ((1 - ax) * v(i00) + ax * v(i10)) + ay * ((1 - ax) * v(i01) + ax * v(i11)));
-        } else {
-          out[o + c] = Math.round((1 - ay) * ((1 - ax) * data[i00 + c]! + ax * data[i10 + c]!) + ay * ((1 - ax) * data[i01 + c]! + ax * data[i11 + c]!));
-        }
+        const v00 = ok00 ? data[(y0 * w + x0) * 3 + c]! : fill[c]!;
+        const v10 = ok10 ? data[(y0 * w + x1) * 3 + c]! : fill[c]!;
+        const v01 = ok01 ? data[(y1 * w + x0) * 3 + c]! : fill[c]!;
+        const v11 = ok11 ? data[(y1 * w + x1) * 3 + c]! : fill[c]!;
+        out[o + c] = ((1 - ay) * ((1 - ax) * v00 + ax * v10) + ay * ((1 - ax) * v01 + ax * v11) + 0.5) | 0;
       }
     }
   }
   return { data: out, width, height };
 }
 
-/** Bilinear resize (with area-averaging first when shrinking by 2× or more, so small outputs do not alias). */
+/** Bilinear resize (area-averaging by 2× steps first when shrinking a lot, so small outputs do not alias). */
 export function resizeBilinear(src: RgbImage, width: number, height: number): RgbImage {
   let img = src;
   while (img.width >= 2 * width && img.height >= 2 * height) img = halve(img);
-  const sx = img.width / width;
-  const sy = img.height / height;
-  return warp(img, width, height, (x, y) => [x * sx, y * sy], 'reflect');
+  return warp(img, width, height, [img.width / width, 0, 0, 0, img.height / height, 0, 0, 0, 1], 'reflect');
 }
 
 function halve(src: RgbImage): RgbImage {
@@ -84,20 +103,18 @@ function halve(src: RgbImage): RgbImage {
   return { data: out, width: w, height: h };
 }
 
-/** The 3×3 homography mapping four source corners to four destination corners (direct linear solve). */
-export function homography(src: [number, number][], dst: [number, number][]): number[] {
-  // Solve A·h = b for h = [h0..h7], h8 = 1.
+/** The homography taking four points `from` to four points `to` (direct linear solve, h33 = 1). */
+export function homography(from: [number, number][], to: [number, number][]): Matrix3 {
   const A: number[][] = [];
   const b: number[] = [];
   for (let i = 0; i < 4; i++) {
-    const [x, y] = src[i]!;
-    const [u, v] = dst[i]!;
+    const [x, y] = from[i]!;
+    const [u, v] = to[i]!;
     A.push([x, y, 1, 0, 0, 0, -u * x, -u * y]);
     b.push(u);
     A.push([0, 0, 0, x, y, 1, -v * x, -v * y]);
     b.push(v);
   }
-  // Gaussian elimination with partial pivoting.
   for (let col = 0; col < 8; col++) {
     let piv = col;
     for (let r = col + 1; r < 8; r++) if (Math.abs(A[r]![col]!) > Math.abs(A[piv]![col]!)) piv = r;
@@ -110,10 +127,19 @@ export function homography(src: [number, number][], dst: [number, number][]): nu
       b[r]! -= f * b[col]!;
     }
   }
-  return [...b.map((v, i) => v / A[i]![i]!), 1];
+  const h = b.map((v, i) => v / A[i]![i]!);
+  return [h[0]!, h[1]!, h[2]!, h[3]!, h[4]!, h[5]!, h[6]!, h[7]!, 1];
 }
 
-export function applyHomography(H: number[], x: number, y: number): [number, number] {
-  const w = H[6]! * x + H[7]! * y + H[8]!;
-  return [(H[0]! * x + H[1]! * y + H[2]!) / w, (H[3]! * x + H[4]! * y + H[5]!) / w];
+/**
+ * Inverse of "rotate by angle (degrees) and scale about (cx, cy), then shift by (dx, dy)": output → source.
+ */
+export function affineAbout(cx: number, cy: number, angleDeg: number, scale: number, dx: number, dy: number): Matrix3 {
+  const a = (angleDeg * Math.PI) / 180;
+  const cos = Math.cos(a) / scale;
+  const sin = Math.sin(a) / scale;
+  // source = R⁻¹S⁻¹(p − c − d) + c
+  const tx = -cx - dx;
+  const ty = -cy - dy;
+  return [cos, sin, cos * tx + sin * ty + cx, -sin, cos, -sin * tx + cos * ty + cy, 0, 0, 1];
 }

@@ -12,7 +12,7 @@ export function pad(params: Record<string, unknown> = {}): AugmentOp {
     apply(img) {
       const px = amount < 1 ? Math.round(amount * Math.min(img.width, img.height)) : Math.round(amount);
       // An integer shift: the warp's bilinear weights are exactly 0/1, so pixels are copied unchanged.
-      return warp(img, img.width + 2 * px, img.height + 2 * px, (x, y) => [x - px, y - px], border, fill);
+      return warp(img, img.width + 2 * px, img.height + 2 * px, [1, 0, -px, 0, 1, -px, 0, 0, 1], border, fill);
     },
   };
 }

@@ -1,6 +1,6 @@
 // Perspective: each corner moved inward by a random fraction (scale, default [0.05, 0.1]) of the size; the image is warped by that homography.
 import { colour, range, uniform, type AugmentOp } from '../op.js';
-import { applyHomography, homography, warp } from '../warp.js';
+import { homography, warp } from '../warp.js';
 
 export function perspective(params: Record<string, unknown> = {}): AugmentOp {
   const scale = range(params, 'scale', [0.05, 0.1], 'Perspective');
@@ -20,7 +20,7 @@ export function perspective(params: Record<string, unknown> = {}): AugmentOp {
       ];
       // Output pixel → source: the homography from the moved corners back to the image corners.
       const H = homography(moved, corners);
-      return warp(img, w, h, (x, y) => applyHomography(H, x, y), 'constant', fill);
+      return warp(img, w, h, H, 'constant', fill);
     },
   };
 }

@@ -1,7 +1,6 @@
 // Rotate: by an angle uniform in ±limit degrees about the centre, same size, border reflected or filled.
 import { colour, range, uniform, type AugmentOp } from '../op.js';
-import { warp, type Border } from '../warp.js';
-import { affineAbout } from './shift-scale-rotate.js';
+import { affineAbout, warp, type Border } from '../warp.js';
 
 export function rotate(params: Record<string, unknown> = {}): AugmentOp {
   const limit = range(params, 'limit', [-90, 90], 'Rotate');

@@ -1,18 +1,6 @@
 // ShiftScaleRotate: a random affine map — shift by ±shiftLimit of the size, scale by 1 ± scaleLimit, rotate by ±rotateLimit degrees about the centre.
 import { colour, num, range, uniform, type AugmentOp } from '../op.js';
-import { warp, type Border } from '../warp.js';
-
-export function affineAbout(cx: number, cy: number, angleDeg: number, scale: number, dx: number, dy: number): (x: number, y: number) => [number, number] {
-  // Forward: p' = R·S·(p − c) + c + d; the warp needs the inverse.
-  const a = (angleDeg * Math.PI) / 180;
-  const cos = Math.cos(a) / scale;
-  const sin = Math.sin(a) / scale;
-  return (x, y) => {
-    const u = x - cx - dx;
-    const v = y - cy - dy;
-    return [cos * u + sin * v + cx, -sin * u + cos * v + cy];
-  };
-}
+import { affineAbout, warp, type Border } from '../warp.js';
 
 export function shiftScaleRotate(params: Record<string, unknown> = {}): AugmentOp {
   const shift = range(params, 'shiftLimit', [-0.0625, 0.0625], 'ShiftScaleRotate');
