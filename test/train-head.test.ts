@@ -69,3 +69,31 @@ test('random resized crop views are seeded: same (seed, item, view) → same byt
   assert.ok(!Buffer.from(a).equals(Buffer.from(c)));
   await assert.rejects(randomResizedCropView(path.join(dir, 'missing.png'), 1, 0, 2), /cannot read image/);
 });
+
+test('an augmentation pipeline in training: CNN batches and head feature views, logged with the run', async (t) => {
+  const dir = tempDir(t);
+  const pipe = path.join(dir, 'aug.yaml');
+  await fs.writeFile(pipe, '- { op: HorizontalFlip, p: 0.5 }\n- { op: RedOcclusion, p: 1.0 }\n');
+  const mini = path.resolve('data/fashion-mnist-mini');
+  const cnn = await train(validateConfig({ data: mini, out: path.join(dir, 'cnn'), trainPerClass: 10, valPerClass: 5, epochs: 1, batchSize: 20, embeddingDim: 8, model: { type: 'resnet', widths: [4] }, augment: { pipeline: pipe } }, 'test'), { quiet: true });
+  assert.equal(cnn.history.length, 1);
+  const header = JSON.parse((await fs.readFile(path.join(dir, 'cnn', 'log.jsonl'), 'utf8')).split('\n')[0]!);
+  assert.deepEqual(header.augment.map((s: { op: string }) => s.op), ['HorizontalFlip', 'RedOcclusion']);
+
+  const dirs = await writeFashionMnistDemo(path.join(dir, 'data'), { galleryPerClass: 4, queriesPerClass: 0 });
+  const g = new OnnxGraph('pixels');
+  g.node('Flatten', [g.node('ReduceMean', [g.input('pixels', ['N', 3, 28, 28])], { axes: [1], keepdims: 1 })], { axis: 1 }, ['features']);
+  g.output('features', ['N', 784]);
+  const backbone = path.join(dir, 'pixels.onnx');
+  await fs.writeFile(backbone, g.toBytes());
+  await fs.writeFile(path.join(dir, 'pixels.json'), JSON.stringify({ inputSize: [28, 28], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'exact' }));
+  await train(validateConfig({ data: dirs.gallery, out: path.join(dir, 'head'), valFraction: 0.25, model: { type: 'head', backbone, kind: 'linear', views: 2 }, augment: { pipeline: pipe }, embeddingDim: 8, epochs: 1, batchSize: 10 }, 'test'), { quiet: true });
+  const meta = JSON.parse(await fs.readFile(path.join(dir, 'head', 'features', 'train.json'), 'utf8'));
+  assert.match(meta.pipeline, /RedOcclusion/);
+  // View 1 went through the red occlusion: its features differ from view 0's (the plain image).
+  const { readNpy } = await import('../src/index/npy.js');
+  const npy = await readNpy(path.join(dir, 'head', 'features', 'train.npy'));
+  const v0 = npy.data.subarray(0, 784);
+  const v1 = npy.data.subarray(784, 2 * 784);
+  assert.ok(v0.some((x, i) => Math.abs(x - v1[i]!) > 0.1));
+});

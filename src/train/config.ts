@@ -49,7 +49,11 @@ export interface TrainConfig {
   lr: number;
   optimizer: OptimizerSpec;
   schedule: ScheduleSpec;
-  augment: { flip: boolean; shift: number };
+  /**
+   * Training augmentation. CNNs: seeded flips and shifts, or a pipeline file (JSON/YAML list of ops; its output is
+   * resized back to the input size). Heads: with a pipeline, feature views 1…K−1 are pipeline-augmented.
+   */
+  augment: { flip: boolean; shift: number; pipeline?: string };
   seed: number;
   out: string;
   /** tfjs backend (default: tfjs-node when installed, else wasm). */
@@ -110,6 +114,10 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
   if (!['constant', 'cosine', 'cosine-restarts', 'seed004'].includes(schedule.kind)) fail('schedule.kind', 'must be constant, cosine, cosine-restarts or seed004', source);
   if (schedule.kind === 'cosine-restarts') positiveInt(schedule.cycles, 'schedule.cycles', source);
   const augment = { flip: false, shift: 0, ...((raw.augment as object) ?? {}) } as TrainConfig['augment'];
+  if (augment.pipeline !== undefined) {
+    if (typeof augment.pipeline !== 'string') fail('augment.pipeline', 'must be the path of a pipeline file', source);
+    augment.pipeline = resolve(augment.pipeline);
+  }
   if (raw.valFraction !== undefined && !(typeof raw.valFraction === 'number' && raw.valFraction > 0 && raw.valFraction < 1)) fail('valFraction', 'must be between 0 and 1', source);
   if (raw.backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(raw.backend as string)) fail('backend', 'must be wasm, cpu or tensorflow', source);
 

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../data/load.js';
 import { firstPerClass, ImageArraySet, imageArrayFromDataset, subsetImages } from '../data/image-array.js';
+import { decodeRgb } from '../images/decode.js';
 import { isIdxFolder, loadIdxSplit } from '../data/idx.js';
 import type { Dataset } from '../data/item.js';
 import { Embedder } from '../models/embedder.js';
@@ -14,6 +15,9 @@ import { mulberry32 } from '../util/random.js';
 import { createProgress } from '../util/progress.js';
 import { tf } from '../tf/runtime.js';
 import { randomResizedCropView } from './views.js';
+import { AugmentPipeline } from '../augment/pipeline.js';
+import { resizeBilinear } from '../augment/warp.js';
+import sharp from 'sharp';
 import type { TrainConfig, HeadModelConfig } from './config.js';
 
 /** Whatever the network eats, with one label per sample. */
@@ -56,7 +60,20 @@ export function pixelStats(set: ImageArraySet): { mean: number; std: number } {
 }
 
 /** An image array as a training set: normalised NHWC float batches with seeded flips and shifts. */
-export function imageTrainingSet(set: ImageArraySet, stats: { mean: number; std: number }, augment: { flip: boolean; shift: number }): TrainingSet {
+/** One image of a set through an augmentation pipeline, back at the set's size and channel count. */
+function augmentWithPipeline(pipeline: AugmentPipeline, src: Uint8Array, set: ImageArraySet, seed: number): Uint8Array {
+  const { height: h, width: w, channels: c } = set;
+  const rgb = new Uint8Array(h * w * 3);
+  for (let i = 0; i < h * w; i++) for (let k = 0; k < 3; k++) rgb[i * 3 + k] = src[i * c + (c === 3 ? k : 0)]!;
+  let out = pipeline.applySeeded({ data: rgb, width: w, height: h }, seed, 0);
+  if (out.width !== w || out.height !== h) out = resizeBilinear(out, w, h);
+  if (c === 3) return out.data;
+  const grey = new Uint8Array(h * w);
+  for (let i = 0; i < h * w; i++) grey[i] = Math.round((out.data[3 * i]! + out.data[3 * i + 1]! + out.data[3 * i + 2]!) / 3);
+  return grey;
+}
+
+export function imageTrainingSet(set: ImageArraySet, stats: { mean: number; std: number }, augment: { flip: boolean; shift: number }, pipeline?: AugmentPipeline): TrainingSet {
   const { height: h, width: w, channels: c } = set;
   const per = h * w * c;
   return {
@@ -68,7 +85,8 @@ export function imageTrainingSet(set: ImageArraySet, stats: { mean: number; std:
       const out = new Float32Array(indices.length * per);
       const rnd = mulberry32(seed);
       indices.forEach((idx, b) => {
-        const src = set.images.subarray(idx * per, (idx + 1) * per);
+        let src = set.images.subarray(idx * per, (idx + 1) * per);
+        if (doAugment && pipeline) src = augmentWithPipeline(pipeline, src, set, Math.floor(rnd() * 0x7fffffff));
         const flip = doAugment && augment.flip && rnd() < 0.5;
         const dy = doAugment && augment.shift > 0 ? Math.floor(rnd() * (2 * augment.shift + 1)) - augment.shift : 0;
         const dx = doAugment && augment.shift > 0 ? Math.floor(rnd() * (2 * augment.shift + 1)) - augment.shift : 0;
@@ -160,17 +178,26 @@ export async function prepareImageData(config: TrainConfig): Promise<PreparedDat
   const stats = pixelStats(train);
   const m = stats.mean;
   const s = stats.std;
+  const pipeline = config.augment.pipeline ? await AugmentPipeline.fromFile(config.augment.pipeline) : undefined;
   return {
-    train: imageTrainingSet(train, stats, config.augment),
+    train: imageTrainingSet(train, stats, config.augment, pipeline),
     val: imageTrainingSet(val, stats, { flip: false, shift: 0 }),
     preprocessing: { inputSize: [train.height, train.width], mean: [m, m, m], std: [s, s, s] },
   };
+}
+
+/** View `view` of an image through an augmentation pipeline, as PNG bytes for the Embedder. */
+async function pipelineView(pipeline: AugmentPipeline, file: string, seed: number, item: number, view: number): Promise<Uint8Array> {
+  const img = pipeline.applySeeded(await decodeRgb(file, { name: file }), seed, item, view);
+  return sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
 }
 
 interface FeatureCacheMeta {
   backboneSha256: string;
   views: number;
   seed: number;
+  /** The augmentation pipeline of views ≥ 1, as JSON (absent: mirror + random crops). */
+  pipeline?: string;
   shape: number[];
   ids: string[];
 }
@@ -188,12 +215,14 @@ export async function cachedFeatures(
   views: number,
   cacheFile: string,
   seed = 1,
+  pipeline?: AugmentPipeline,
 ): Promise<{ vectors: Float32Array; views: number; shape: number[] }> {
   const metaFile = cacheFile.replace(/\.npy$/, '.json');
   const ids = dataset.items.map((it) => it.id);
   try {
     const meta = JSON.parse(await fs.readFile(metaFile, 'utf8')) as FeatureCacheMeta;
-    if (meta.backboneSha256 === backboneSha && meta.views === views && (views <= 2 || meta.seed === seed) && meta.ids.length === ids.length && meta.ids.every((id, i) => id === ids[i])) {
+    const pipelineKey = pipeline ? JSON.stringify(pipeline.spec) : undefined;
+    if (meta.backboneSha256 === backboneSha && meta.views === views && (views <= 2 || meta.seed === seed) && meta.pipeline === pipelineKey && meta.ids.length === ids.length && meta.ids.every((id, i) => id === ids[i])) {
       const npy = await readNpy(cacheFile);
       return { vectors: npy.data, views, shape: meta.shape };
     }
@@ -207,8 +236,8 @@ export async function cachedFeatures(
     const p = createProgress({ label: `backbone features (${views} view${views > 1 ? 's' : ''})`, total: paths.length * views, unit: 'img' });
     const perView: Float32Array[] = [];
     for (let v = 0; v < views; v++) {
-      if (v < 2) {
-        // View 0 is the image, view 1 its mirror.
+      if (v < 2 && !(pipeline && v === 1)) {
+        // View 0 is the image, view 1 its mirror (without a pipeline).
         perView.push((await embedder.embedFiles(paths, { names: ids, mirror: v === 1, onProgress: (n) => p.tick(n) })).vectors);
         continue;
       }
@@ -216,7 +245,7 @@ export async function cachedFeatures(
       const chunks: Float32Array[] = [];
       for (let s = 0; s < paths.length; s += 256) {
         const part = paths.slice(s, s + 256);
-        const bytes = await Promise.all(part.map((file, j) => randomResizedCropView(file, seed, s + j, v)));
+        const bytes = await Promise.all(part.map((file, j) => (pipeline ? pipelineView(pipeline, file, seed, s + j, v) : randomResizedCropView(file, seed, s + j, v))));
         chunks.push((await embedder.embedFiles(bytes, { names: ids.slice(s, s + 256), onProgress: (n) => p.tick(n) })).vectors);
       }
       const all = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
@@ -247,7 +276,7 @@ export async function cachedFeatures(
     }
     await fs.mkdir(path.dirname(cacheFile), { recursive: true });
     await writeNpy(cacheFile, vectors, [n * views, dim]);
-    await writeFileAtomic(metaFile, JSON.stringify({ backboneSha256: backboneSha, views, seed, shape, ids } satisfies FeatureCacheMeta));
+    await writeFileAtomic(metaFile, JSON.stringify({ backboneSha256: backboneSha, views, seed, pipeline: pipeline ? JSON.stringify(pipeline.spec) : undefined, shape, ids } satisfies FeatureCacheMeta));
     return { vectors, views, shape };
   } finally {
     await embedder.close();
@@ -267,7 +296,8 @@ export async function prepareFeatureData(config: TrainConfig): Promise<PreparedD
   const classNames = [...new Set(ds.items.map((it) => it.label!))].sort();
   const classIndex = new Map(classNames.map((c, i) => [c, i]));
   const views = model.views ?? 1;
-  const feats = await cachedFeatures(model.backbone, sha, ds, views, path.join(config.out, 'features', 'train.npy'), config.seed);
+  const pipeline = config.augment.pipeline ? await AugmentPipeline.fromFile(config.augment.pipeline) : undefined;
+  const feats = await cachedFeatures(model.backbone, sha, ds, views, path.join(config.out, 'features', 'train.npy'), config.seed, pipeline);
   const labels = Int32Array.from(ds.items, (it) => classIndex.get(it.label!)!);
   const ids = ds.items.map((it) => it.id);
   const per = feats.shape.reduce((a, b) => a * b, 1);

@@ -20,6 +20,11 @@ import { learningRate, snapshotEpochs } from './schedules.js';
 import { checkpointPath, listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { PreparedData, prepareFeatureData, prepareImageData, TrainingSet } from './data.js';
 import { writeTrainingReport } from './report.js';
+import { AugmentPipeline } from '../augment/pipeline.js';
+
+async function readPipelineSpec(file: string): Promise<unknown> {
+  return (await AugmentPipeline.fromFile(file)).spec;
+}
 
 export interface EpochRecord {
   epoch: number;
@@ -164,7 +169,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
     }
   }
-  if (startEpoch === 0) await writeFileAtomic(logFile, JSON.stringify({ untrained, backend, spec }) + '\n');
+  if (startEpoch === 0) await writeFileAtomic(logFile, JSON.stringify({ untrained, backend, spec, augment: config.augment.pipeline ? await readPipelineSpec(config.augment.pipeline) : config.augment }) + '\n');
+  if (!options.quiet && config.augment.pipeline) process.stderr.write(`augmentation (${config.augment.pipeline}):\n${(await AugmentPipeline.fromFile(config.augment.pipeline)).describe()}\n`);
   const info = { configHash: hash, spec };
   const snapshots = new Set(snapshotEpochs(config.schedule, config.epochs));
 
