@@ -10,6 +10,7 @@ import { faceCommand } from './face-command.js';
 import { serveCommand } from './serve-command.js';
 import { trainCommand } from './train-command.js';
 import { augmentCommand } from './augment-command.js';
+import { recipeCommand } from './recipe-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('visid')
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

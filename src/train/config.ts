@@ -33,6 +33,8 @@ export interface HeadModelConfig {
 export interface TrainConfig {
   /** Training data: an IDX folder (MNIST layout), an image folder per label, or a manifest. */
   data: string;
+  /** The folder manifest paths are relative to (default: the manifest's folder). */
+  dataRoot?: string;
   /** Validation data; default: the IDX folder's t10k split, or a stratified `valFraction` of `data`. */
   val?: string;
   valFraction?: number;
@@ -61,7 +63,7 @@ export interface TrainConfig {
 }
 
 const KNOWN: Record<string, true> = Object.fromEntries(
-  ['data', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend'].map((k) => [k, true]),
+  ['data', 'dataRoot', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend'].map((k) => [k, true]),
 );
 
 function fail(field: string, why: string, source: string): never {
@@ -123,6 +125,7 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
 
   return {
     data: resolve(raw.data),
+    dataRoot: typeof raw.dataRoot === 'string' ? resolve(raw.dataRoot) : undefined,
     val: typeof raw.val === 'string' ? resolve(raw.val) : undefined,
     valFraction: raw.valFraction as number | undefined,
     trainPerClass: raw.trainPerClass === undefined ? undefined : positiveInt(raw.trainPerClass, 'trainPerClass', source),

@@ -130,8 +130,8 @@ export function featureTrainingSet(features: { vectors: Float32Array; views: num
   };
 }
 
-async function labelledDataset(source: string): Promise<Dataset> {
-  const ds = await loadDataset(source);
+async function labelledDataset(source: string, root?: string): Promise<Dataset> {
+  const ds = await loadDataset(source, { root });
   if (ds.items.length === 0) throw new VisidError('E_DATASET', 'no images found', { item: source });
   return ds;
 }
@@ -290,7 +290,7 @@ export async function prepareFeatureData(config: TrainConfig): Promise<PreparedD
     throw new VisidError('E_NOT_FOUND', 'backbone model does not exist', { item: model.backbone });
   });
   const sha = sha256(backboneBytes);
-  const ds = await labelledDataset(config.data);
+  const ds = await labelledDataset(config.data, config.dataRoot);
   const missing = ds.items.find((it) => it.label === undefined);
   if (missing) throw new VisidError('E_DATASET', 'item has no label; training needs one per image', { item: missing.id });
   const classNames = [...new Set(ds.items.map((it) => it.label!))].sort();
@@ -312,7 +312,7 @@ export async function prepareFeatureData(config: TrainConfig): Promise<PreparedD
   let split: { train: number[]; val: number[] };
   let valSet: TrainingSet;
   if (config.val) {
-    const vds = await labelledDataset(config.val);
+    const vds = await labelledDataset(config.val, config.dataRoot);
     const vf = await cachedFeatures(model.backbone, sha, vds, 1, path.join(config.out, 'features', 'val.npy'));
     const unknown = vds.items.find((it) => it.label === undefined || !classIndex.has(it.label));
     split = { train: labels.map((_, i) => i) as unknown as number[], val: [] };
