@@ -246,7 +246,8 @@ async function renderHotelReport(r: {
     );
     rows.push(`<div class="example"><figure class="query"><img alt="query" src="${await thumb(r.valOccluded[q]!)}"/><figcaption>${esc(r.valItems[q]!.id)} (hotel ${esc(truth)})</figcaption></figure>${cells.join('')}</div>`);
   }
-  const chart = lineChart(r.curve.map((v, i) => [i + 1, v]), 'Recall@k of the true hotel (occluded validation queries)', 'k', 'recall', r.curve.length, { xMin: 1 });
+  const ticks = [1, 5, 10, 15, 20].filter((k) => k <= r.curve.length).map((k): [number, string] => [k, String(k)]);
+  const chart = lineChart(r.curve.map((v, i) => [i + 1, v]), 'Recall@k of the true hotel (occluded validation queries)', 'k', 'recall', r.curve.length, { xMin: 1, xTicks: ticks });
   const t3 = r.table3.map((t) => `<tr><td>${t.gallery}</td><td>${t.queries}</td><td>${t.mapAt5.toFixed(4)}</td></tr>`).join('');
   const members = r.members.length > 1 ? `<p>Ensemble members (alone): ${r.members.map((m) => m.mapAt5.toFixed(4)).join(', ')}.</p>` : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>visid hotel-id report</title><style>

@@ -150,7 +150,7 @@ function limitPerClass(set: ImageArraySet, perClass?: number): ImageArraySet {
 }
 
 /** Loads, splits and wraps the data of a CNN run. */
-export async function prepareImageData(config: TrainConfig): Promise<PreparedData> {
+export async function prepareImageData(config: TrainConfig, quiet = false): Promise<PreparedData> {
   const model = config.model as Extract<TrainConfig['model'], { type: 'resnet' }>;
   let all: ImageArraySet;
   let val: ImageArraySet | undefined;
@@ -159,7 +159,7 @@ export async function prepareImageData(config: TrainConfig): Promise<PreparedDat
   } else {
     const size = model.inputSize ?? [64, 64];
     const ds = await labelledDataset(config.data);
-    const p = createProgress({ label: 'decoding training images', total: ds.items.length, unit: 'img' });
+    const p = createProgress({ label: 'decoding training images', total: ds.items.length, unit: 'img', quiet });
     all = await imageArrayFromDataset(ds, size, model.channels ?? 3, { onProgress: (n) => p.tick(n) });
     p.done();
   }
@@ -216,6 +216,7 @@ export async function cachedFeatures(
   cacheFile: string,
   seed = 1,
   pipeline?: AugmentPipeline,
+  quiet = false,
 ): Promise<{ vectors: Float32Array; views: number; shape: number[] }> {
   const metaFile = cacheFile.replace(/\.npy$/, '.json');
   const ids = dataset.items.map((it) => it.id);
@@ -233,7 +234,7 @@ export async function cachedFeatures(
   const embedder = await Embedder.load(backbone, { normalize: false });
   try {
     const paths = dataset.items.map((it) => it.path);
-    const p = createProgress({ label: `backbone features (${views} view${views > 1 ? 's' : ''})`, total: paths.length * views, unit: 'img' });
+    const p = createProgress({ label: `backbone features (${views} view${views > 1 ? 's' : ''})`, total: paths.length * views, unit: 'img', quiet });
     const perView: Float32Array[] = [];
     for (let v = 0; v < views; v++) {
       if (v < 2 && !(pipeline && v === 1)) {
@@ -284,7 +285,7 @@ export async function cachedFeatures(
 }
 
 /** Loads, splits and extracts (or reuses) backbone features for a head run. */
-export async function prepareFeatureData(config: TrainConfig): Promise<PreparedData> {
+export async function prepareFeatureData(config: TrainConfig, quiet = false): Promise<PreparedData> {
   const model = config.model as HeadModelConfig;
   const backboneBytes = await fs.readFile(model.backbone).catch(() => {
     throw new VisidError('E_NOT_FOUND', 'backbone model does not exist', { item: model.backbone });
@@ -297,7 +298,7 @@ export async function prepareFeatureData(config: TrainConfig): Promise<PreparedD
   const classIndex = new Map(classNames.map((c, i) => [c, i]));
   const views = model.views ?? 1;
   const pipeline = config.augment.pipeline ? await AugmentPipeline.fromFile(config.augment.pipeline) : undefined;
-  const feats = await cachedFeatures(model.backbone, sha, ds, views, path.join(config.out, 'features', 'train.npy'), config.seed, pipeline);
+  const feats = await cachedFeatures(model.backbone, sha, ds, views, path.join(config.out, 'features', 'train.npy'), config.seed, pipeline, quiet);
   const labels = Int32Array.from(ds.items, (it) => classIndex.get(it.label!)!);
   const ids = ds.items.map((it) => it.id);
   const per = feats.shape.reduce((a, b) => a * b, 1);
@@ -313,7 +314,7 @@ export async function prepareFeatureData(config: TrainConfig): Promise<PreparedD
   let valSet: TrainingSet;
   if (config.val) {
     const vds = await labelledDataset(config.val, config.dataRoot);
-    const vf = await cachedFeatures(model.backbone, sha, vds, 1, path.join(config.out, 'features', 'val.npy'));
+    const vf = await cachedFeatures(model.backbone, sha, vds, 1, path.join(config.out, 'features', 'val.npy'), config.seed, undefined, quiet);
     const unknown = vds.items.find((it) => it.label === undefined || !classIndex.has(it.label));
     split = { train: labels.map((_, i) => i) as unknown as number[], val: [] };
     split.train = Array.from(labels, (_, i) => i);

@@ -144,7 +144,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
   await writeFileAtomic(configFile, JSON.stringify({ hash, config }, null, 2) + '\n');
 
-  const data: PreparedData = config.model.type === 'head' ? await prepareFeatureData(config) : await prepareImageData(config);
+  const data: PreparedData = config.model.type === 'head' ? await prepareFeatureData(config, options.quiet) : await prepareImageData(config, options.quiet);
   const spec = netSpecOf(config, data.train.sampleShape);
   const net = buildNet(spec);
   const numClasses = data.train.classNames.length;
