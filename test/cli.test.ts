@@ -187,7 +187,7 @@ test('a gallery built with the default model still searches after the package mo
 
 test('every command has --help', async () => {
   const top = await visid(['--help']);
-  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face', 'serve', 'train']) {
+  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face', 'serve', 'train', 'augment', 'recipe']) {
     assert.match(top.stdout, new RegExp(`\\n  ${cmd} `));
     const help = await visid([cmd, '--help']);
     assert.equal(help.code, 0);
@@ -260,4 +260,30 @@ test('visid train from flags and a YAML config; soup and snapshot ensemble of th
   const found = await visid(['search', path.join(dir, 'g'), dirs.queries, '--k', '1', '--json']);
   assert.equal(found.code, 0, found.stderr);
   assert.equal(JSON.parse(found.stdout).results.length, 10);
+});
+
+test('visid augment writes a grid of seeded samples; bad pipelines are refused by step', async (t) => {
+  const dir = tempDir(t);
+  const img = await writeSolid(path.join(dir, 'grey.png'), [120, 120, 120], 64, 48);
+  const cfg = path.join(dir, 'p.yaml');
+  await fs.writeFile(cfg, '- { op: HorizontalFlip, p: 0.5 }\n- { op: RedOcclusion }\n');
+  const out = path.join(dir, 'grid.png');
+  const res = await visid(['augment', img, '--config', cfg, '--n', '4', '--tile', '32', '--out', out]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /RedOcclusion/);
+  const sharp = (await import('sharp')).default;
+  const meta = await sharp(out).metadata();
+  assert.deepEqual([meta.width, meta.height], [2 * 36 - 4, 2 * 36 - 4]);
+  // Every tile carries pure red pixels (the occlusion), the grey is kept elsewhere.
+  const raw = await sharp(out).removeAlpha().raw().toBuffer();
+  let red = 0;
+  for (let i = 0; i < raw.length; i += 3) if (raw[i] === 255 && raw[i + 1] === 0 && raw[i + 2] === 0) red++;
+  assert.ok(red > 4 * 32 * 32 * (1 / 16) * 0.5, `red pixels: ${red}`);
+  const again = path.join(dir, 'again.png');
+  await visid(['augment', img, '--config', cfg, '--n', '4', '--tile', '32', '--out', again]);
+  assert.ok((await fs.readFile(out)).equals(await fs.readFile(again)), 'same seed, same grid');
+  await fs.writeFile(cfg, '- { op: Blur }\n');
+  const bad = await visid(['augment', img, '--config', cfg]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /steps\[0\] \(Blur\): unknown op/);
 });
