@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AugmentPipeline, type StepSpec } from '../src/augment/pipeline.js';
 import { decodeRgb } from '../src/images/decode.js';
+import { hotelIdTrainPipeline } from '../src/recipes/hotel-id.js';
 import { flags, median } from './common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -15,17 +16,9 @@ const shared = process.env.VISID_SHARED ?? path.resolve(here, '../../../shared')
 const folder = opts['images'] ?? path.join(shared, 'data', 'faces-deepface');
 const files = (await fs.readdir(folder)).filter((n) => /\.(jpe?g|png)$/i.test(n)).map((n) => path.join(folder, n));
 
-/** Table 1 with its crop at `size`. */
+/** Table 1 with its crop at `size` — the recipe's own pipeline — then Normalize. */
 function table1(size: number): StepSpec[] {
-  return [
-    { op: 'RandomResizedCrop', p: 1, height: size, width: size, scale: [0.5, 1] },
-    { op: 'HorizontalFlip', p: 0.5 },
-    { op: 'OneOf', p: 0.5, ops: [{ op: 'RandomBrightness', limit: 0.2 }, { op: 'RandomContrast', limit: 0.2 }, { op: 'RandomGamma', gammaLimit: [80, 120] }] },
-    { op: 'ShiftScaleRotate', p: 0.3, shiftLimit: 0.0625, scaleLimit: 0.1, rotateLimit: 45 },
-    { op: 'CoarseDropout', p: 0.5, minHoles: 1, maxHoles: 8, minSize: 0.03, maxSize: 0.08, fill: [255, 0, 0] },
-    { op: 'RedOcclusion', p: 1 },
-    { op: 'Normalize' },
-  ];
+  return [...hotelIdTrainPipeline(size), { op: 'Normalize' }];
 }
 
 console.log(`${files.length} real photos from ${folder}; median of ${runs} runs`);

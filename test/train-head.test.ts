@@ -11,6 +11,17 @@ import { Embedder } from '../src/models/embedder.js';
 import { retrievalMetrics } from '../src/eval/in-memory.js';
 import { tempDir } from './helpers.js';
 
+/** An ONNX "backbone" whose features are the grey pixels of a 28×28 image (784-d), with its card. */
+async function writePixelBackbone(dir: string): Promise<string> {
+  const g = new OnnxGraph('pixels');
+  g.node('Flatten', [g.node('ReduceMean', [g.input('pixels', ['N', 3, 28, 28])], { axes: [1], keepdims: 1 })], { axis: 1 }, ['features']);
+  g.output('features', ['N', 784]);
+  const backbone = path.join(dir, 'pixels.onnx');
+  await fs.writeFile(backbone, g.toBytes());
+  await fs.writeFile(path.join(dir, 'pixels.json'), JSON.stringify({ inputSize: [28, 28], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'exact' }));
+  return backbone;
+}
+
 test('in-memory retrieval metrics on a hand-made set', async () => {
   // 1-d "embeddings" on a circle: angles 0°, 10° (label 0), 90°, 100° (label 1), 170° (label 0).
   const deg = [0, 10, 90, 100, 170];
@@ -28,12 +39,7 @@ test('a head on a frozen backbone: cached features, better retrieval, one ONNX m
   const dirs = await writeFashionMnistDemo(path.join(dir, 'data'), { galleryPerClass: 150, queriesPerClass: 0 });
   // A frozen "backbone" whose features are the grey pixels (784-d): raw-pixel retrieval is the baseline a learned
   // metric must beat.
-  const g = new OnnxGraph('pixels');
-  g.node('Flatten', [g.node('ReduceMean', [g.input('pixels', ['N', 3, 28, 28])], { axes: [1], keepdims: 1 })], { axis: 1 }, ['features']);
-  g.output('features', ['N', 784]);
-  const backbone = path.join(dir, 'pixels.onnx');
-  await fs.writeFile(backbone, g.toBytes());
-  await fs.writeFile(path.join(dir, 'pixels.json'), JSON.stringify({ inputSize: [28, 28], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'exact' }));
+  const backbone = await writePixelBackbone(dir);
   const config = validateConfig(
     { data: dirs.gallery, out: path.join(dir, 'run'), valFraction: 0.25, model: { type: 'head', backbone, kind: 'fc-bn', views: 3 }, embeddingDim: 32, loss: { name: 'cosface', scale: 16, m3: 0.2 }, epochs: 8, batchSize: 32, lr: 0.001, seed: 3 },
     'test',
@@ -81,12 +87,7 @@ test('an augmentation pipeline in training: CNN batches and head feature views, 
   assert.deepEqual(header.augment.map((s: { op: string }) => s.op), ['HorizontalFlip', 'RedOcclusion']);
 
   const dirs = await writeFashionMnistDemo(path.join(dir, 'data'), { galleryPerClass: 4, queriesPerClass: 0 });
-  const g = new OnnxGraph('pixels');
-  g.node('Flatten', [g.node('ReduceMean', [g.input('pixels', ['N', 3, 28, 28])], { axes: [1], keepdims: 1 })], { axis: 1 }, ['features']);
-  g.output('features', ['N', 784]);
-  const backbone = path.join(dir, 'pixels.onnx');
-  await fs.writeFile(backbone, g.toBytes());
-  await fs.writeFile(path.join(dir, 'pixels.json'), JSON.stringify({ inputSize: [28, 28], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'exact' }));
+  const backbone = await writePixelBackbone(dir);
   await train(validateConfig({ data: dirs.gallery, out: path.join(dir, 'head'), valFraction: 0.25, model: { type: 'head', backbone, kind: 'linear', views: 2 }, augment: { pipeline: pipe }, embeddingDim: 8, epochs: 1, batchSize: 10 }, 'test'), { quiet: true });
   const meta = JSON.parse(await fs.readFile(path.join(dir, 'head', 'features', 'train.json'), 'utf8'));
   assert.match(meta.pipeline, /RedOcclusion/);
