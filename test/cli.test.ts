@@ -287,3 +287,23 @@ test('visid augment writes a grid of seeded samples; bad pipelines are refused b
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /steps\[0\] \(Blur\): unknown op/);
 });
+
+test('Ctrl-C stops visid train cleanly and --resume finishes the run', async (t) => {
+  const dir = tempDir(t);
+  const mini = path.resolve(path.dirname(BIN), '../data/fashion-mnist-mini');
+  const args = ['train', mini, '--out', path.join(dir, 'run'), '--epochs', '3', '--train-per-class', '60', '--widths', '8', '--embedding-dim', '8', '-q'];
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  // Interrupt once the first epoch's checkpoint exists.
+  const ckpt = path.join(dir, 'run', 'checkpoints', 'epoch-0000.ckpt');
+  while (!(await fs.access(ckpt).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGINT');
+  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /training stopped during epoch [23]; checkpoints up to epoch [12] are saved/);
+  const resumed = await visid([...args, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal((await fs.readdir(path.join(dir, 'run', 'checkpoints'))).length, 3);
+});

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { readConfigFile, validateConfig } from '../train/config.js';
 import { LOSS_NAMES, MINER_NAMES } from '../train/loss-factory.js';
-import { train } from '../train/trainer.js';
+import { train, TrainingStopped } from '../train/trainer.js';
 import { ensembleRun, openRun, soupRun } from '../train/run-tools.js';
 import { numberList, positiveInt, positiveNumber } from './options.js';
 
@@ -89,7 +89,27 @@ export function trainCommand(): Command {
       if (!merged.out && typeof merged.data === 'string') merged.out = path.resolve('runs', path.basename(merged.data as string));
       const config = validateConfig(merged, f.config ?? 'command line', baseDir);
       process.stderr.write(`training ${config.model.type === 'head' ? `a ${config.model.kind ?? 'fc-bn'} head on ${config.model.backbone}` : 'a residual CNN'} with ${config.loss.name} for ${config.epochs} epochs -> ${config.out}\n`);
-      const result = await train(config, { resume: f.resume, quiet: f.quiet });
+      // Ctrl-C stops between batches with the finished epochs checkpointed; a second Ctrl-C exits at once.
+      let stop = false;
+      const onSigint = () => {
+        if (stop) process.exit(130);
+        stop = true;
+        process.stderr.write('\nstopping after this batch (Ctrl-C again to quit now)...\n');
+      };
+      process.on('SIGINT', onSigint);
+      let result;
+      try {
+        result = await train(config, { resume: f.resume, quiet: f.quiet, shouldStop: () => stop });
+      } catch (err) {
+        if (err instanceof TrainingStopped) {
+          process.stderr.write(`${err.message}\n`);
+          process.exitCode = 130;
+          return;
+        }
+        throw err;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
       const last = result.history.at(-1)!;
       process.stdout.write(
         `backend ${result.backend}\nuntrained: recall@1 ${result.untrained['recall@1'].toFixed(4)}  map@5 ${result.untrained['map@5'].toFixed(4)}\n` +

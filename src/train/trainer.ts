@@ -51,6 +51,15 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Called after each epoch (tests, the CLI's log line). */
   onEpoch?: (r: EpochRecord) => void;
+  /** Checked between batches: when it returns true the run stops cleanly (the last complete epoch is checkpointed). */
+  shouldStop?: () => boolean;
+}
+
+/** Thrown when `shouldStop` ends a run between batches; `epoch` is the unfinished (0-based) epoch. */
+export class TrainingStopped extends Error {
+  constructor(readonly epoch: number) {
+    super(`training stopped during epoch ${epoch + 1}; checkpoints up to epoch ${epoch} are saved (continue with --resume)`);
+  }
 }
 
 /** The network spec a config asks for, given the data's sample shape. */
@@ -181,6 +190,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     let lossSum = 0;
     let lr = config.lr;
     for (let b = 0; b < batches.length; b++) {
+      if (options.shouldStop?.()) {
+        progress.done();
+        throw new TrainingStopped(epoch);
+      }
       const idx = batches[b]!;
       lr = learningRate(config.schedule, config.lr, epoch + b / batches.length, config.epochs);
       const x = data.train.batch(idx, true, config.seed * 1_000_003 + epoch * 10_007 + b);
