@@ -315,11 +315,13 @@ export async function prepareFeatureData(config: TrainConfig, quiet = false): Pr
   if (config.val) {
     const vds = await labelledDataset(config.val, config.dataRoot);
     const vf = await cachedFeatures(model.backbone, sha, vds, 1, path.join(config.out, 'features', 'val.npy'), config.seed, undefined, quiet);
-    const unknown = vds.items.find((it) => it.label === undefined || !classIndex.has(it.label));
-    split = { train: labels.map((_, i) => i) as unknown as number[], val: [] };
-    split.train = Array.from(labels, (_, i) => i);
-    const vLabels = Int32Array.from(vds.items, (it) => classIndex.get(it.label ?? '') ?? -1);
-    if (unknown && vLabels.every((l) => l < 0)) throw new VisidError('E_DATASET', 'validation labels share no class with training', { item: config.val });
+    const unlabelled = vds.items.find((it) => it.label === undefined);
+    if (unlabelled) throw new VisidError('E_DATASET', 'validation item has no label', { item: unlabelled.id });
+    split = { train: Array.from(labels, (_, i) => i), val: [] };
+    // Validation is retrieval among the validation images: classes unseen in training (e.g. held-out identities,
+    // as in metric learning) get ids of their own after the training classes.
+    const valIndex = new Map(classIndex);
+    const vLabels = Int32Array.from(vds.items, (it) => valIndex.get(it.label!) ?? valIndex.set(it.label!, valIndex.size).get(it.label!)!);
     valSet = featureTrainingSet(vf, vLabels, classNames, vds.items.map((it) => it.id));
   } else {
     split = stratifiedSplit(labels, config.valFraction ?? 0.1);
