@@ -177,8 +177,8 @@ test('a gallery built with the default model still searches after the package mo
   assert.equal((await visid(['index', s.data, '-o', s.gallery, '-q'])).code, 0);
   const manifest = path.join(s.gallery, 'gallery.json');
   const m = JSON.parse(await fs.readFile(manifest, 'utf8'));
-  assert.equal(m.model.name, 'visid-fashion-mnist-resnet-v1');
-  m.model.path = '/nowhere/old-install/models/visid-fashion-mnist-resnet-v1.onnx';
+  assert.equal(m.model.name, 'visid-fashion-mnist-resnet-v2');
+  m.model.path = '/nowhere/old-install/models/visid-fashion-mnist-resnet-v2.onnx';
   await fs.writeFile(manifest, JSON.stringify(m));
   const res = await visid(['search', s.gallery, path.join(s.queries, 'red', 'q.png'), '--k', '1', '--json']);
   assert.equal(res.code, 0, res.stderr);
@@ -205,7 +205,7 @@ test('visid demo runs the main job on the embedded default model', async (t) => 
   const dir = tempDir(t);
   const res = await visid(['demo', '--out', path.join(dir, 'demo'), '--per-class', '20']);
   assert.equal(res.code, 0, res.stderr);
-  assert.match(res.stdout, /model: visid-fashion-mnist-resnet-v1/);
+  assert.match(res.stdout, /model: visid-fashion-mnist-resnet-v2/);
   assert.match(res.stdout, /indexed 200 gallery images/);
   const metric = (name: string) => Number(new RegExp(`${name}\\s+([0-9.]+)`).exec(res.stdout)![1]);
   // The trained default finds the right clothing class for most real Fashion-MNIST test images (raw pixels: ~0.76).

@@ -13,7 +13,7 @@ export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import
  * visid's default model: a residual CNN trained by visid itself on Fashion-MNIST
  * (configs/default-fashion-mnist.yaml), 28×28 grey input, 64-d descriptors.
  */
-export const DEFAULT_MODEL_NAME = 'visid-fashion-mnist-resnet-v1';
+export const DEFAULT_MODEL_NAME = 'visid-fashion-mnist-resnet-v2';
 
 /** Path of the trained default model's .onnx file (it ships with the package). */
 export async function defaultModelPath(dir = PACKAGE_MODELS_DIR): Promise<string> {
