@@ -77,6 +77,10 @@ test('optimisers: one SGD-momentum step with L2 decay and one AdamW step, by han
   // Adam's first step moves by lr·sign(g) = 0.1 → 0.9; decoupled decay then w ← 0.9 − 0.1·0.1·0.9 = 0.891.
   adamw.step(() => tf.sum(tf.square(v)) as tf.Scalar, [v], 0.1);
   assertClose(v.dataSync(), [0.891], 1e-4);
+  // The step's learning rate is the one passed in (a schedule), not the one the optimiser was built with:
+  // a second SGD step at lr 0.5 from w = 0.79 moves by 0.5·(0.9·2.1 + 2·0.79 + 0.1·0.79).
+  sgd.step(() => tf.sum(tf.square(w)) as tf.Scalar, [w], 0.5);
+  assertClose(w.dataSync(), [0.79 - 0.5 * (0.9 * 2.1 + 2 * 0.79 + 0.1 * 0.79)], 1e-5);
   const nan = tf.variable(tf.tensor2d([[1]]));
   assert.throws(() => sgd.step(() => tf.div(tf.sum(nan), 0) as tf.Scalar, [nan], 0.1), /loss became Infinity/);
 });

@@ -33,9 +33,14 @@ export function createOptimizer(spec: OptimizerSpec, lr: number): Optimizer {
       ? tf.train.momentum(lr, spec.momentum ?? 0.9, spec.nesterov ?? false)
       : tf.train.adam(lr, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, 1e-8);
   const wd = spec.weightDecay ?? 0;
+  let currentLr = lr;
   const setLr = (value: number) => {
-    (inner as unknown as { learningRate: number }).learningRate = value;
-    // tfjs' Adam caches the rate in a tensor-free field; momentum reads `learningRate` directly. Both read it per step.
+    if (value === currentLr) return;
+    currentLr = value;
+    // SGD and momentum cache −lr in a scalar tensor that only setLearningRate refreshes; Adam reads the field.
+    const withSetter = inner as unknown as { setLearningRate?: (v: number) => void; learningRate: number };
+    if (withSetter.setLearningRate) withSetter.setLearningRate(value);
+    else withSetter.learningRate = value;
   };
   return {
     spec,
