@@ -61,7 +61,12 @@ export function demoCommand(): Command {
         const queries = await loadDataset(dir);
         // Round-robin over labels, so the report's example grid shows every class, not twelve of the first.
         const seen = new Map<string, number>();
-        const rank = new Map(queries.items.map((q) => [q.id, (seen.set(q.label ?? '', (seen.get(q.label ?? '') ?? 0) + 1).get(q.label ?? '')!)]));
+        const rank = new Map<string, number>();
+        for (const q of queries.items) {
+          const n = (seen.get(q.label ?? '') ?? 0) + 1;
+          seen.set(q.label ?? '', n);
+          rank.set(q.id, n);
+        }
         queries.items.sort((a, b) => rank.get(a.id)! - rank.get(b.id)! || a.id.localeCompare(b.id));
         const { vectors } = await embedder.embedFiles(queries.items.map((q) => q.path));
         const report = await evaluateRetrieval(searcher, queries.items, vectors, metrics, { curveDepth: 100 });

@@ -29,8 +29,6 @@ export async function retrievalMetrics(
     const ranked: string[][] = [];
     const relevant: string[][] = [];
     const truths: string[] = [];
-    const labelCounts = new Map<number, number>();
-    for (let i = 0; i < g.labels.length; i++) labelCounts.set(g.labels[i]!, (labelCounts.get(g.labels[i]!) ?? 0) + 1);
     for (let q = 0; q < nq; q++) {
       const row: string[] = [];
       for (let j = 0; j < kk; j++) {

@@ -85,28 +85,29 @@ export class MarginSoftmaxLoss implements Loss {
     return tf.sub(psi, this.m3) as tf.Tensor1D;
   }
 
-  /** Margin-adjusted, scaled logits for training, [B, C], and the scaled target logits s·(ψ(θ) − m3), [B]. */
-  logitsAndTargets(embeddings: tf.Tensor2D, ids: Int32Array): { logits: tf.Tensor2D; targets: tf.Tensor1D } {
-    const cos = this.cosines(embeddings);
-    const oneHot = tf.oneHot(tf.tensor1d(ids, 'int32'), this.numClasses, 1, 0, 'float32');
-    const cosTarget = tf.sum(tf.mul(cos, oneHot), 1) as tf.Tensor1D;
-    const target = this.targetLogit(cosTarget);
-    const logits = tf.mul(this.scale, tf.add(cos, tf.mul(oneHot, tf.expandDims(tf.sub(target, cosTarget), 1)))) as tf.Tensor2D;
-    return { logits, targets: tf.mul(this.scale, target) as tf.Tensor1D };
+  /** Margin-adjusted, scaled logits for training, [B, C] (ids must be checked class indices). */
+  logits(embeddings: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
+    return this.marginLogits(embeddings, this.oneHot(ids));
   }
 
-  /** Margin-adjusted, scaled logits for training, [B, C]. */
-  logits(embeddings: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
-    return this.logitsAndTargets(embeddings, ids).logits;
+  private oneHot(ids: Int32Array): tf.Tensor2D {
+    return tf.oneHot(tf.tensor1d(ids, 'int32'), this.numClasses, 1, 0, 'float32') as tf.Tensor2D;
+  }
+
+  /** s·cos θ_j everywhere, s·(ψ(θ_y) − m3) at each row's target (the one-hot mask). */
+  private marginLogits(embeddings: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Tensor2D {
+    const cos = this.cosines(embeddings);
+    const cosTarget = tf.sum(tf.mul(cos, oneHot), 1) as tf.Tensor1D;
+    const delta = tf.sub(this.targetLogit(cosTarget), cosTarget);
+    return tf.mul(this.scale, tf.add(cos, tf.mul(oneHot, tf.expandDims(delta, 1)))) as tf.Tensor2D;
   }
 
   compute(embeddings: tf.Tensor2D, labels: tf.Tensor): tf.Scalar {
     const ids = classIds(labels, this.name);
     for (const id of ids) if (id < 0 || id >= this.numClasses) throw new Error(`${this.name}: label ${id} outside 0..${this.numClasses - 1}`);
-    const { logits } = this.logitsAndTargets(embeddings, ids);
-    // (log Σ e^logits − target is the same number, but tfjs' logSumExp gradient is slower on wasm than this.)
-    const oneHot = tf.oneHot(tf.tensor1d(ids, 'int32'), this.numClasses, 1, 0, 'float32');
-    const perSample = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+    const oneHot = this.oneHot(ids);
+    // (log Σ e^logits − target logit is the same number, but tfjs' logSumExp gradient is slower on wasm than this.)
+    const perSample = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(this.marginLogits(embeddings, oneHot))), 1)) as tf.Tensor1D;
     return this.reducer(perSample);
   }
 }

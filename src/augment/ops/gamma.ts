@@ -1,5 +1,5 @@
 // RandomGamma: v ↦ 255·(v/255)^γ, γ = g/100 with g uniform in gammaLimit (default [80, 120]).
-import { range, uniform, clampByte, type AugmentOp } from '../op.js';
+import { mapPixels, range, uniform, type AugmentOp } from '../op.js';
 
 export function randomGamma(params: Record<string, unknown> = {}): AugmentOp {
   const limit = range(params, 'gammaLimit', [80, 120], 'RandomGamma');
@@ -8,8 +8,7 @@ export function randomGamma(params: Record<string, unknown> = {}): AugmentOp {
     params,
     apply(img, random) {
       const gamma = uniform(random, limit[0], limit[1]) / 100;
-      const lut = Uint8Array.from({ length: 256 }, (_, v) => clampByte(255 * (v / 255) ** gamma));
-      return { data: Uint8Array.from(img.data, (v) => lut[v]!), width: img.width, height: img.height };
+      return mapPixels(img, (v) => 255 * (v / 255) ** gamma);
     },
   };
 }
