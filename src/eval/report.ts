@@ -12,7 +12,8 @@ export interface ReportImages {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-async function thumb(file: string | undefined): Promise<string> {
+/** A 96×96 JPEG thumbnail of an image file (or its bytes) as a data URI; '' when it cannot be read. */
+export async function thumb(file: string | Uint8Array | undefined): Promise<string> {
   if (!file) return '';
   try {
     const jpeg = await sharp(file, { autoOrient: true }).resize(96, 96, { fit: 'cover' }).jpeg({ quality: 70 }).toBuffer();

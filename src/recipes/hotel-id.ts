@@ -1,20 +1,20 @@
 // The Hotel-ID recipe (seed 000): split, train heads with occlusion-augmented views, base embeddings, occluded-validation MAP@5, top-5 unique hotels per test image, submission.csv, report.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { readFolderDataset } from '../data/folder.js';
 import type { Dataset, Item } from '../data/item.js';
 import { isImageFile } from '../data/item.js';
 import { Embedder } from '../models/embedder.js';
 import { defaultModelPath } from '../models/default-files.js';
-import { Gallery, type GalleryItem } from '../index/gallery.js';
+import type { GalleryItem } from '../index/gallery.js';
 import { indexDataset } from '../pipeline/index-dataset.js';
-import { ensembleLabels, type EnsembleMember } from '../search/ensemble.js';
+import { ensembleLabels, type EnsembleMember, type GalleryLike } from '../search/ensemble.js';
+import { augmentedPng } from '../augment/files.js';
 import type { LabelHit } from '../search/labels.js';
 import { mapAtK } from '../eval/metrics.js';
 import { lineChart } from '../eval/chart.js';
+import { thumb } from '../eval/report.js';
 import { AugmentPipeline, type StepSpec } from '../augment/pipeline.js';
-import { decodeRgb } from '../images/decode.js';
 import { validateConfig } from '../train/config.js';
 import { train } from '../train/trainer.js';
 import { stratifiedSplit } from '../train/data.js';
@@ -70,24 +70,21 @@ export function hotelIdTrainPipeline(size: number, masksDir?: string): StepSpec[
   ];
 }
 
-/** An image through a pipeline, as PNG bytes the Embedder reads like a file. */
-async function through(pipeline: AugmentPipeline, file: string, seed: number, sample: number): Promise<Uint8Array> {
-  const img = pipeline.applySeeded(await decodeRgb(file, { name: file }), seed, sample);
-  return sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
-}
-
 /** A gallery-shaped view of vectors held in memory (for ensembleLabels). */
-function memoryGallery(vectors: Float32Array, items: GalleryItem[], dim: number, name: string): Gallery {
+function memoryGallery(vectors: Float32Array, items: GalleryItem[], dim: number, name: string): GalleryLike {
   const index = new Map(items.map((it, i) => [it.id, i]));
-  return { dir: name, dim, count: items.length, vectors, items, indexOf: (id: string) => index.get(id) ?? -1 } as unknown as Gallery;
+  return { dir: name, dim, count: items.length, vectors, items, indexOf: (id: string) => index.get(id) ?? -1 };
 }
 
-async function embedAll(modelPath: string, inputs: Array<string | Uint8Array>, names: string[]): Promise<{ vectors: Float32Array; dim: number }> {
+/** Runs `fn` with the model loaded once. */
+async function withEmbedder<T>(modelPath: string, fn: (embed: (inputs: Array<string | Uint8Array>, names: string[]) => Promise<Float32Array>, e: Embedder) => Promise<T>): Promise<T> {
   const e = await Embedder.load(modelPath);
   try {
-    const { vectors, indices } = await e.embedFiles(inputs, { names });
-    if (indices.length !== inputs.length) throw new VisidError('E_IMAGE', 'an image could not be embedded');
-    return { vectors, dim: e.dim! };
+    return await fn(async (inputs, names) => {
+      const { vectors, indices } = await e.embedFiles(inputs, { names });
+      if (indices.length !== inputs.length) throw new VisidError('E_IMAGE', 'an image could not be embedded');
+      return vectors;
+    }, e);
   } finally {
     await e.close();
   }
@@ -158,20 +155,38 @@ export async function runHotelId(options: HotelIdOptions): Promise<HotelIdResult
   const allItems = ds.items;
   const galleryItems: GalleryItem[] = allItems.map((it) => ({ id: it.id, path: it.path, label: it.label }));
   const valPipeline = await AugmentPipeline.create([{ op: 'RedOcclusion' }]);
-  const valOccluded = await Promise.all(valItems.map((it, i) => through(valPipeline, it.path, 17, i)));
+  const valOccluded = await Promise.all(valItems.map((it, i) => augmentedPng(valPipeline, it.path, 17, i)));
   const valIds = valItems.map((it) => it.id);
   const truths = valItems.map((it) => it.label!);
-  const evaluate = async (models: string[]) => {
-    const members: EnsembleMember[] = [];
-    const test: EnsembleMember[] = [];
-    for (const [i, mp] of models.entries()) {
-      const base = await embedAll(mp, allItems.map((it) => it.path), allItems.map((it) => it.id));
-      const gallery = memoryGallery(base.vectors, galleryItems, base.dim, `${mp}#base`);
-      members.push({ gallery, queries: (await embedAll(mp, valOccluded, valIds)).vectors });
-      if (testFiles.length) test.push({ gallery, queries: (await embedAll(mp, testFiles.map((f) => path.join(testDir, f)), testFiles)).vectors });
-      say(`  embedded base + queries with model ${i + 1}/${models.length}`);
+  // Each model embeds the base images, the occluded validation queries and the test images once, however many
+  // evaluations (alone, in the ensemble, Table 3) use them.
+  interface ModelEmbeddings {
+    gallery: GalleryLike;
+    valOccluded: Float32Array;
+    test: Float32Array;
+  }
+  const embedded = new Map<string, Promise<ModelEmbeddings>>();
+  const embeddingsOf = (mp: string): Promise<ModelEmbeddings> => {
+    let p = embedded.get(mp);
+    if (!p) {
+      p = withEmbedder(mp, async (embed, e) => {
+        const base = await embed(allItems.map((it) => it.path), allItems.map((it) => it.id));
+        const result = {
+          gallery: memoryGallery(base, galleryItems, e.dim!, `${mp}#base`),
+          valOccluded: await embed(valOccluded, valIds),
+          test: testFiles.length ? await embed(testFiles.map((f) => path.join(testDir, f)), testFiles) : new Float32Array(0),
+        };
+        say(`  embedded base images and queries with ${path.basename(path.dirname(mp))}/${path.basename(mp)}`);
+        return result;
+      });
+      embedded.set(mp, p);
     }
-    const ranked = await ensembleLabels(members, 20, { excludeIds: valIds });
+    return p;
+  };
+  const evaluate = async (models: string[]) => {
+    const all = await Promise.all(models.map(embeddingsOf));
+    const ranked = await ensembleLabels(all.map((m) => ({ gallery: m.gallery, queries: m.valOccluded })), 20, { excludeIds: valIds });
+    const test: EnsembleMember[] = testFiles.length ? all.map((m) => ({ gallery: m.gallery, queries: m.test })) : [];
     return { ranked, map: mapAtK(labelsOf(ranked).map((r) => r.slice(0, 5)), truths, 5), test };
   };
   const baseline = await evaluate([backbone]);
@@ -191,13 +206,16 @@ export async function runHotelId(options: HotelIdOptions): Promise<HotelIdResult
   const table3: HotelIdResult['table3'] = [];
   {
     const mp = modelPaths[0]!;
-    const basePlain = await embedAll(mp, allItems.map((it) => it.path), allItems.map((it) => it.id));
-    const baseOcc = await embedAll(mp, await Promise.all(allItems.map((it, i) => through(valPipeline, it.path, 23, i))), allItems.map((it) => it.id));
-    const qPlain = await embedAll(mp, valItems.map((it) => it.path), valIds);
-    const qOcc = await embedAll(mp, valOccluded, valIds);
+    const first = await embeddingsOf(mp);
+    const basePlain = { vectors: first.gallery.vectors, dim: first.gallery.dim };
+    const qOcc = { vectors: first.valOccluded };
+    const [baseOcc, qPlain] = await withEmbedder(mp, async (embed) => [
+      { vectors: await embed(await Promise.all(allItems.map((it, i) => augmentedPng(valPipeline, it.path, 23, i))), allItems.map((it) => it.id)) },
+      { vectors: await embed(valItems.map((it) => it.path), valIds) },
+    ]);
     for (const [gName, g] of [['validation', baseOcc], ['test', basePlain]] as const) {
       for (const [qName, q] of [['validation', qOcc], ['test', qPlain]] as const) {
-        const r = await ensembleLabels([{ gallery: memoryGallery(g.vectors, galleryItems, g.dim, gName), queries: q.vectors }], 5, { excludeIds: valIds });
+        const r = await ensembleLabels([{ gallery: memoryGallery(g.vectors, galleryItems, basePlain.dim, gName), queries: q.vectors }], 5, { excludeIds: valIds });
         table3.push({ gallery: gName, queries: qName, mapAt5: mapAtK(labelsOf(r), truths, 5) });
       }
     }
@@ -220,10 +238,6 @@ export async function runHotelId(options: HotelIdOptions): Promise<HotelIdResult
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-async function thumb(input: string | Uint8Array): Promise<string> {
-  const jpeg = await sharp(input).resize(96, 96, { fit: 'cover' }).jpeg({ quality: 70 }).toBuffer();
-  return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
-}
 
 async function renderHotelReport(r: {
   ens: LabelHit[][];

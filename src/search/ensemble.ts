@@ -4,8 +4,11 @@ import { VisidError } from '../util/errors.js';
 import { ExactIndex } from './exact.js';
 import { uniqueLabelRanking, type Hit, type LabelHit } from './labels.js';
 
+/** What an ensemble reads of a gallery: an on-disk Gallery, or vectors held in memory with the same shape. */
+export type GalleryLike = Pick<Gallery, 'dir' | 'dim' | 'count' | 'vectors' | 'items' | 'indexOf'>;
+
 export interface EnsembleMember {
-  gallery: Gallery;
+  gallery: GalleryLike;
   /** Query descriptors from this member's model, row-major [queries, gallery.dim], L2-normalised. */
   queries: Float32Array;
   weight?: number;

@@ -3,7 +3,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../data/load.js';
 import { firstPerClass, ImageArraySet, imageArrayFromDataset, subsetImages } from '../data/image-array.js';
-import { decodeRgb } from '../images/decode.js';
 import { isIdxFolder, loadIdxSplit } from '../data/idx.js';
 import type { Dataset } from '../data/item.js';
 import { Embedder } from '../models/embedder.js';
@@ -16,8 +15,8 @@ import { createProgress } from '../util/progress.js';
 import { tf } from '../tf/runtime.js';
 import { randomResizedCropView } from './views.js';
 import { AugmentPipeline } from '../augment/pipeline.js';
+import { augmentedPng } from '../augment/files.js';
 import { resizeBilinear } from '../augment/warp.js';
-import sharp from 'sharp';
 import type { TrainConfig, HeadModelConfig } from './config.js';
 
 /** Whatever the network eats, with one label per sample. */
@@ -150,7 +149,12 @@ function limitPerClass(set: ImageArraySet, perClass?: number): ImageArraySet {
 }
 
 /** Loads, splits and wraps the data of a CNN run. */
-export async function prepareImageData(config: TrainConfig, quiet = false): Promise<PreparedData> {
+/** The run's augmentation pipeline, loaded once (mask folders are decoded here), or undefined. */
+export async function loadAugmentPipeline(config: TrainConfig): Promise<AugmentPipeline | undefined> {
+  return config.augment.pipeline ? AugmentPipeline.fromFile(config.augment.pipeline) : undefined;
+}
+
+export async function prepareImageData(config: TrainConfig, pipeline: AugmentPipeline | undefined, quiet = false): Promise<PreparedData> {
   const model = config.model as Extract<TrainConfig['model'], { type: 'resnet' }>;
   let all: ImageArraySet;
   let val: ImageArraySet | undefined;
@@ -178,18 +182,11 @@ export async function prepareImageData(config: TrainConfig, quiet = false): Prom
   const stats = pixelStats(train);
   const m = stats.mean;
   const s = stats.std;
-  const pipeline = config.augment.pipeline ? await AugmentPipeline.fromFile(config.augment.pipeline) : undefined;
   return {
     train: imageTrainingSet(train, stats, config.augment, pipeline),
     val: imageTrainingSet(val, stats, { flip: false, shift: 0 }),
     preprocessing: { inputSize: [train.height, train.width], mean: [m, m, m], std: [s, s, s] },
   };
-}
-
-/** View `view` of an image through an augmentation pipeline, as PNG bytes for the Embedder. */
-async function pipelineView(pipeline: AugmentPipeline, file: string, seed: number, item: number, view: number): Promise<Uint8Array> {
-  const img = pipeline.applySeeded(await decodeRgb(file, { name: file }), seed, item, view);
-  return sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
 }
 
 interface FeatureCacheMeta {
@@ -246,7 +243,7 @@ export async function cachedFeatures(
       const chunks: Float32Array[] = [];
       for (let s = 0; s < paths.length; s += 256) {
         const part = paths.slice(s, s + 256);
-        const bytes = await Promise.all(part.map((file, j) => (pipeline ? pipelineView(pipeline, file, seed, s + j, v) : randomResizedCropView(file, seed, s + j, v))));
+        const bytes = await Promise.all(part.map((file, j) => (pipeline ? augmentedPng(pipeline, file, seed, s + j, v) : randomResizedCropView(file, seed, s + j, v))));
         chunks.push((await embedder.embedFiles(bytes, { names: ids.slice(s, s + 256), onProgress: (n) => p.tick(n) })).vectors);
       }
       const all = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
@@ -285,7 +282,7 @@ export async function cachedFeatures(
 }
 
 /** Loads, splits and extracts (or reuses) backbone features for a head run. */
-export async function prepareFeatureData(config: TrainConfig, quiet = false): Promise<PreparedData> {
+export async function prepareFeatureData(config: TrainConfig, pipeline: AugmentPipeline | undefined, quiet = false): Promise<PreparedData> {
   const model = config.model as HeadModelConfig;
   const backboneBytes = await fs.readFile(model.backbone).catch(() => {
     throw new VisidError('E_NOT_FOUND', 'backbone model does not exist', { item: model.backbone });
@@ -297,7 +294,6 @@ export async function prepareFeatureData(config: TrainConfig, quiet = false): Pr
   const classNames = [...new Set(ds.items.map((it) => it.label!))].sort();
   const classIndex = new Map(classNames.map((c, i) => [c, i]));
   const views = model.views ?? 1;
-  const pipeline = config.augment.pipeline ? await AugmentPipeline.fromFile(config.augment.pipeline) : undefined;
   const feats = await cachedFeatures(model.backbone, sha, ds, views, path.join(config.out, 'features', 'train.npy'), config.seed, pipeline, quiet);
   const labels = Int32Array.from(ds.items, (it) => classIndex.get(it.label!)!);
   const ids = ds.items.map((it) => it.id);

@@ -8,7 +8,7 @@ import { cnnEnsembleToOnnx, writeTrainedModel } from '../models/export-onnx.js';
 import { VisidError } from '../util/errors.js';
 import type { TrainConfig } from './config.js';
 import { listCheckpoints } from './checkpoint.js';
-import { PreparedData, prepareFeatureData, prepareImageData } from './data.js';
+import { loadAugmentPipeline, PreparedData, prepareFeatureData, prepareImageData } from './data.js';
 import { averageWeights, greedySoup, networkWeights, SoupResult, Weights } from './soups.js';
 import { exportNet, netSpecOf, validate } from './trainer.js';
 
@@ -29,7 +29,8 @@ export async function openRun(dir: string): Promise<OpenRun> {
   await initTf(config.backend);
   const checkpoints = await listCheckpoints(dir);
   if (checkpoints.length === 0) throw new VisidError('E_NOT_FOUND', 'the run has no checkpoints', { item: dir });
-  const data = config.model.type === 'head' ? await prepareFeatureData(config) : await prepareImageData(config);
+  const pipeline = await loadAugmentPipeline(config);
+  const data = config.model.type === 'head' ? await prepareFeatureData(config, pipeline) : await prepareImageData(config, pipeline);
   return { dir, config, data, spec: netSpecOf(config, data.train.sampleShape), checkpoints };
 }
 

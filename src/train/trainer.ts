@@ -18,13 +18,9 @@ import { createOptimizer, Optimizer } from './optimizers.js';
 import { createSampler } from './samplers.js';
 import { learningRate, snapshotEpochs } from './schedules.js';
 import { checkpointPath, listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import { PreparedData, prepareFeatureData, prepareImageData, TrainingSet } from './data.js';
+import { loadAugmentPipeline, PreparedData, prepareFeatureData, prepareImageData, TrainingSet } from './data.js';
 import { writeTrainingReport } from './report.js';
-import { AugmentPipeline } from '../augment/pipeline.js';
 
-async function readPipelineSpec(file: string): Promise<unknown> {
-  return (await AugmentPipeline.fromFile(file)).spec;
-}
 
 export interface EpochRecord {
   epoch: number;
@@ -153,7 +149,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
   await writeFileAtomic(configFile, JSON.stringify({ hash, config }, null, 2) + '\n');
 
-  const data: PreparedData = config.model.type === 'head' ? await prepareFeatureData(config, options.quiet) : await prepareImageData(config, options.quiet);
+  const pipeline = await loadAugmentPipeline(config);
+  const data: PreparedData = config.model.type === 'head' ? await prepareFeatureData(config, pipeline, options.quiet) : await prepareImageData(config, pipeline, options.quiet);
   const spec = netSpecOf(config, data.train.sampleShape);
   const net = buildNet(spec);
   const numClasses = data.train.classNames.length;
@@ -178,8 +175,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
     }
   }
-  if (startEpoch === 0) await writeFileAtomic(logFile, JSON.stringify({ untrained, backend, spec, augment: config.augment.pipeline ? await readPipelineSpec(config.augment.pipeline) : config.augment }) + '\n');
-  if (!options.quiet && config.augment.pipeline) process.stderr.write(`augmentation (${config.augment.pipeline}):\n${(await AugmentPipeline.fromFile(config.augment.pipeline)).describe()}\n`);
+  if (startEpoch === 0) await writeFileAtomic(logFile, JSON.stringify({ untrained, backend, spec, augment: pipeline ? pipeline.spec : config.augment }) + '\n');
+  if (!options.quiet && pipeline) process.stderr.write(`augmentation (${config.augment.pipeline}):\n${pipeline.describe()}\n`);
   const info = { configHash: hash, spec };
   const snapshots = new Set(snapshotEpochs(config.schedule, config.epochs));
 
