@@ -7,7 +7,6 @@ import { isImageFile } from '../data/item.js';
 import { Embedder } from '../models/embedder.js';
 import { defaultModelPath } from '../models/default-files.js';
 import type { GalleryItem } from '../index/gallery.js';
-import { indexDataset } from '../pipeline/index-dataset.js';
 import { ensembleLabels, type EnsembleMember, type GalleryLike } from '../search/ensemble.js';
 import { augmentedPng } from '../augment/files.js';
 import type { LabelHit } from '../search/labels.js';

@@ -134,7 +134,6 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: NamedTensorI
   const r = new KernelRunner(backend as Backend);
   const [sh, sw] = g.strides;
   const [dh, dw] = g.dilations;
-  const outC = filterShape[3];
   // Padding that makes the output exactly fh × fw; a negative amount crops the input instead.
   const bottom = (g.fh - 1) * dh + (g.outH - 1) * sh + 1 - g.inH - g.padTop;
   const right = (g.fw - 1) * dw + (g.outW - 1) * sw + 1 - g.inW - g.padLeft;
