@@ -21,6 +21,13 @@ import { perspective } from './ops/perspective.js';
 import { pad } from './ops/pad.js';
 import { coarseDropout, redOcclusion } from './ops/coarse-dropout.js';
 import { loadMasks, maskOcclusion } from './ops/mask-occlusion.js';
+import { pixelize } from './ops/pixelize.js';
+import { pixelShuffle } from './ops/pixel-shuffle.js';
+import { jpegQuality } from './ops/jpeg-quality.js';
+import { emojiOverlay } from './ops/emoji-overlay.js';
+import { textOverlay } from './ops/text-overlay.js';
+import { imageOverlay, imageUnderlay } from './ops/image-overlay.js';
+import { loadEmoji, loadImageSprites, loadTextSprites } from './sprites.js';
 
 /** One step as written in a config: { op: 'HorizontalFlip', p: 0.5, ...parameters }. OneOf takes `ops`. */
 export interface StepSpec {
@@ -48,9 +55,43 @@ const OPS: Record<string, Factory> = {
   Pad: pad,
   CoarseDropout: coarseDropout,
   RedOcclusion: redOcclusion,
+  Pixelize: pixelize,
+  PixelShuffle: pixelShuffle,
+  JpegQuality: jpegQuality,
 };
 
-export const OP_NAMES = [...Object.keys(OPS), 'OneOf', 'MaskOcclusion', 'Normalize'];
+/** Ops that load assets (masks, emoji, fonts, other photos) once, when the pipeline is built. */
+type AssetFactory = (params: Record<string, unknown>, baseDir: string) => Promise<AugmentOp>;
+
+function count(params: Record<string, unknown>, fallback: number): number {
+  const v = params.count ?? fallback;
+  if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`'count' must be a positive integer, got ${JSON.stringify(v)}`);
+  return v as number;
+}
+
+function assetSeed(params: Record<string, unknown>): number {
+  return Number.isInteger(params.assetSeed) ? (params.assetSeed as number) : 0;
+}
+
+/** Photos for ImageOverlay/ImageUnderlay: a folder (`dir`), or random gradients when none is named. */
+async function otherImages(params: Record<string, unknown>, baseDir: string) {
+  if (params.dir === undefined) return [];
+  if (typeof params.dir !== 'string') throw new Error(`'dir' must name a folder of images`);
+  return loadImageSprites(path.resolve(baseDir, params.dir), count(params, 500));
+}
+
+const ASSET_OPS: Record<string, AssetFactory> = {
+  MaskOcclusion: async (params, baseDir) => {
+    if (typeof params.dir !== 'string') throw new Error(`'dir' must name a folder of mask PNGs`);
+    return maskOcclusion(params, await loadMasks(path.resolve(baseDir, params.dir)));
+  },
+  EmojiOverlay: async (params) => emojiOverlay(params, await loadEmoji(count(params, 48), assetSeed(params))),
+  TextOverlay: async (params) => textOverlay(params, await loadTextSprites(count(params, 32), assetSeed(params))),
+  ImageOverlay: async (params, baseDir) => imageOverlay(params, await otherImages(params, baseDir)),
+  ImageUnderlay: async (params, baseDir) => imageUnderlay(params, await otherImages(params, baseDir)),
+};
+
+export const OP_NAMES = [...Object.keys(OPS), ...Object.keys(ASSET_OPS), 'OneOf', 'Normalize'];
 
 interface Step {
   op: AugmentOp;
@@ -82,7 +123,7 @@ export class AugmentPipeline {
     readonly spec: StepSpec[],
   ) {}
 
-  /** Builds a pipeline; `baseDir` resolves MaskOcclusion folders. Errors name the step and the parameter. */
+  /** Builds a pipeline; `baseDir` resolves the folders of MaskOcclusion and the image overlays. Errors name the step and the parameter. */
   static async create(spec: StepSpec[], baseDir = process.cwd()): Promise<AugmentPipeline> {
     if (!Array.isArray(spec)) throw new VisidError('E_INPUT', 'an augmentation pipeline is a list of steps ({ op, p, ...parameters })');
     let normalization: AugmentPipeline['normalization'];
@@ -103,9 +144,9 @@ export class AugmentPipeline {
             steps.push({ op: oneOf(await build(params.ops as StepSpec[], `${at}.ops`), params), p });
             continue;
           }
-          if (op === 'MaskOcclusion') {
-            if (typeof params.dir !== 'string') throw new Error(`'dir' must name a folder of mask PNGs`);
-            steps.push({ op: maskOcclusion(params, await loadMasks(path.resolve(baseDir, params.dir))), p });
+          const assetFactory = ASSET_OPS[op];
+          if (assetFactory) {
+            steps.push({ op: await assetFactory(params, baseDir), p });
             continue;
           }
           const factory = OPS[op];
