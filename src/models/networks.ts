@@ -38,6 +38,15 @@ export interface HeadSpec {
 
 export type NetSpec = CnnSpec | HeadSpec;
 
+/** Intermediate outputs some losses train on (seed 004 §3.2: triplet on the pooled feature, CE on the projection). */
+export interface NetOutputs {
+  embedding: tf.Tensor2D;
+  /** The pooled feature before the head's layers, when something trainable produced it (a CNN's or a feature-map head's GeM). */
+  features?: tf.Tensor2D;
+  /** The projector's output (projector heads): the 8192-d space before the reduction matrix. */
+  projection?: tf.Tensor2D;
+}
+
 export interface EmbeddingNet {
   spec: NetSpec;
   body: Sequential;
@@ -47,9 +56,17 @@ export interface EmbeddingNet {
   /** Trainable variables (BN running statistics excluded). */
   trainable(): tf.Variable[];
   apply(x: tf.Tensor, training: boolean): tf.Tensor2D;
+  /** The embedding with the intermediate outputs of NetOutputs (those this network has). */
+  applyTapped(x: tf.Tensor, training: boolean): NetOutputs;
 }
 
-function net(spec: NetSpec, layers: Layer[], sampleShape: number[]): EmbeddingNet {
+/** Layer indices whose outputs are tapped. */
+interface Taps {
+  features?: number;
+  projection?: number;
+}
+
+function net(spec: NetSpec, layers: Layer[], sampleShape: number[], taps: Taps = {}): EmbeddingNet {
   const body = new Sequential(layers);
   return {
     spec,
@@ -58,6 +75,16 @@ function net(spec: NetSpec, layers: Layer[], sampleShape: number[]): EmbeddingNe
     params: () => body.params(),
     trainable: () => body.params().map((p) => p.variable).filter((v) => v.trainable),
     apply: (x, training) => body.apply(x, training) as tf.Tensor2D,
+    applyTapped(x, training) {
+      const out: Partial<NetOutputs> = {};
+      let t = x;
+      layers.forEach((layer, i) => {
+        t = layer.apply(t, training);
+        if (i === taps.features) out.features = t as tf.Tensor2D;
+        if (i === taps.projection) out.projection = t as tf.Tensor2D;
+      });
+      return { ...out, embedding: t as tf.Tensor2D };
+    },
   };
 }
 
@@ -74,8 +101,10 @@ export function buildCnn(spec: CnnSpec): EmbeddingNet {
       inC = width;
     }
   });
-  layers.push(new GeM('gem', spec.gemP ?? 3), new Dense('fc', inC, spec.embeddingDim, seed + 7), new BatchNorm('fc_bn', spec.embeddingDim));
-  return net(spec, layers, [h, w, c]);
+  layers.push(new GeM('gem', spec.gemP ?? 3));
+  const features = layers.length - 1;
+  layers.push(new Dense('fc', inC, spec.embeddingDim, seed + 7), new BatchNorm('fc_bn', spec.embeddingDim));
+  return net(spec, layers, [h, w, c], { features });
 }
 
 export function buildHead(spec: HeadSpec): EmbeddingNet {
@@ -83,7 +112,9 @@ export function buildHead(spec: HeadSpec): EmbeddingNet {
   const layers: Layer[] = [];
   let inF: number;
   let sampleShape: number[];
+  const taps: Taps = {};
   if (Array.isArray(spec.input)) {
+    taps.features = 0;
     const [c, h, w] = spec.input;
     layers.push(new GeM('gem', spec.gemP ?? 3));
     inF = c;
@@ -106,12 +137,13 @@ export function buildHead(spec: HeadSpec): EmbeddingNet {
       new BatchNorm('proj_bn', hidden),
       new LeakyRelu(0.01),
       new Dense('proj_fc2', hidden, proj, seed + 1),
-      new Dense('reduction', proj, spec.embeddingDim, seed + 2, false),
     );
+    taps.projection = layers.length - 1;
+    layers.push(new Dense('reduction', proj, spec.embeddingDim, seed + 2, false));
   } else {
     throw new Error(`unknown head kind '${(spec as HeadSpec).kind}' (linear, fc-bn, projector)`);
   }
-  return net(spec, layers, sampleShape);
+  return net(spec, layers, sampleShape, taps);
 }
 
 export function buildNet(spec: NetSpec): EmbeddingNet {

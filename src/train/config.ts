@@ -38,6 +38,11 @@ export interface TrainConfig {
   /** Validation data; default: the IDX folder's t10k split, or a stratified `valFraction` of `data`. */
   val?: string;
   valFraction?: number;
+  /**
+   * Every image is its own class (copy detection, seed 004 §3.2): labels are ignored, an image's feature views are
+   * its samples, and validation holds out `valFraction` of the images with all their views. Heads only.
+   */
+  instances?: boolean;
   /** Use at most this many training images per class (quick runs). */
   trainPerClass?: number;
   /** Use at most this many validation images per class. */
@@ -63,7 +68,7 @@ export interface TrainConfig {
 }
 
 const KNOWN: Record<string, true> = Object.fromEntries(
-  ['data', 'dataRoot', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend'].map((k) => [k, true]),
+  ['data', 'dataRoot', 'instances', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend'].map((k) => [k, true]),
 );
 
 function fail(field: string, why: string, source: string): never {
@@ -121,11 +126,18 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
     augment.pipeline = resolve(augment.pipeline);
   }
   if (raw.valFraction !== undefined && !(typeof raw.valFraction === 'number' && raw.valFraction > 0 && raw.valFraction < 1)) fail('valFraction', 'must be between 0 and 1', source);
+  if (raw.instances !== undefined && typeof raw.instances !== 'boolean') fail('instances', 'must be true or false', source);
+  if (raw.instances === true) {
+    if (modelRaw.type !== 'head') fail('instances', 'instance training (every image its own class) learns a head on feature views: set model.type to head', source);
+    if (!(((modelRaw.views as number | undefined) ?? 1) >= 2)) fail('model.views', 'instance training needs at least 2 views per image (an image and its augmented copies)', source);
+    if (raw.val !== undefined) fail('val', 'instance training validates on held-out images of `data` (use valFraction)', source);
+  }
   if (raw.backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(raw.backend as string)) fail('backend', 'must be wasm, cpu or tensorflow', source);
 
   return {
     data: resolve(raw.data),
     dataRoot: typeof raw.dataRoot === 'string' ? resolve(raw.dataRoot) : undefined,
+    instances: raw.instances === true ? true : undefined,
     val: typeof raw.val === 'string' ? resolve(raw.val) : undefined,
     valFraction: raw.valFraction as number | undefined,
     trainPerClass: raw.trainPerClass === undefined ? undefined : positiveInt(raw.trainPerClass, 'trainPerClass', source),

@@ -289,6 +289,7 @@ export async function prepareFeatureData(config: TrainConfig, pipeline: AugmentP
   });
   const sha = sha256(backboneBytes);
   const ds = await labelledDataset(config.data, config.dataRoot);
+  if (config.instances) return instanceFeatureData(config, ds, backboneBytes, pipeline, quiet);
   const missing = ds.items.find((it) => it.label === undefined);
   if (missing) throw new VisidError('E_DATASET', 'item has no label; training needs one per image', { item: missing.id });
   const classNames = [...new Set(ds.items.map((it) => it.label!))].sort();
@@ -324,11 +325,33 @@ export async function prepareFeatureData(config: TrainConfig, pipeline: AugmentP
     valSet = featureTrainingSet(pick(split.val, false), Int32Array.from(split.val, (i) => labels[i]!), classNames, split.val.map((i) => ids[i]!));
   }
   const train = featureTrainingSet(pick(split.train, true), Int32Array.from(split.train, (i) => labels[i]!), classNames, split.train.map((i) => ids[i]!));
-  const card = JSON.parse(await fs.readFile(model.backbone.replace(/\.onnx$/i, '') + '.json', 'utf8').catch(() => '{}')) as { inputSize?: [number, number]; mean?: [number, number, number]; std?: [number, number, number] };
-  return {
-    train,
-    val: valSet,
-    preprocessing: { inputSize: card.inputSize ?? [224, 224], mean: card.mean ?? [0.485, 0.456, 0.406], std: card.std ?? [0.229, 0.224, 0.225] },
-    backboneBytes,
-  };
+  return { train, val: valSet, preprocessing: await backbonePreprocessing(model.backbone), backboneBytes };
+}
+
+async function backbonePreprocessing(backbone: string): Promise<PreparedData['preprocessing']> {
+  const card = JSON.parse(await fs.readFile(backbone.replace(/\.onnx$/i, '') + '.json', 'utf8').catch(() => '{}')) as { inputSize?: [number, number]; mean?: [number, number, number]; std?: [number, number, number] };
+  return { inputSize: card.inputSize ?? [224, 224], mean: card.mean ?? [0.485, 0.456, 0.406], std: card.std ?? [0.229, 0.224, 0.225] };
+}
+
+/**
+ * Instance training (copy detection): every image is its own class and its K feature views its samples. The last
+ * `valFraction` of the images (by id) are held out; validation retrieves each of their views among the others.
+ */
+async function instanceFeatureData(config: TrainConfig, ds: Dataset, backboneBytes: Uint8Array, pipeline: AugmentPipeline | undefined, quiet: boolean): Promise<PreparedData> {
+  const model = config.model as HeadModelConfig;
+  const views = model.views ?? 2;
+  const items = [...ds.items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const nVal = Math.max(2, Math.round(items.length * (config.valFraction ?? 0.1)));
+  if (items.length - nVal < 2) throw new VisidError('E_DATASET', `instance training needs at least ${nVal + 2} images (${nVal} held out for validation), found ${items.length}`, { item: config.data });
+  const feats = await cachedFeatures(model.backbone, sha256(backboneBytes), { ...ds, items }, views, path.join(config.out, 'features', 'instances.npy'), config.seed, pipeline, quiet);
+  const per = feats.shape.reduce((a, b) => a * b, 1);
+  const ids = items.map((it) => it.id);
+  const trainIds = ids.slice(0, ids.length - nVal);
+  const train = featureTrainingSet({ vectors: feats.vectors.subarray(0, trainIds.length * views * per), views, shape: feats.shape }, Int32Array.from(trainIds, (_, i) => i), trainIds, trainIds);
+  // Validation: each held-out view is a sample labelled with its image.
+  const valVectors = feats.vectors.subarray(trainIds.length * views * per);
+  const valLabels = Int32Array.from({ length: nVal * views }, (_, r) => trainIds.length + Math.floor(r / views));
+  const valIds = Array.from({ length: nVal * views }, (_, r) => `${ids[trainIds.length + Math.floor(r / views)]}#view${r % views}`);
+  const val = featureTrainingSet({ vectors: valVectors, views: 1, shape: feats.shape }, valLabels, trainIds, valIds);
+  return { train, val, preprocessing: await backbonePreprocessing(model.backbone), backboneBytes };
 }

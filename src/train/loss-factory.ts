@@ -11,6 +11,7 @@ import { SoftBceLoss } from '../losses/bce.js';
 import { FocalLoss } from '../losses/focal.js';
 import { ClassBalancedFocalLoss } from '../losses/class-balanced-focal.js';
 import { ReducedFocalLoss } from '../losses/reduced-focal.js';
+import { CopyDetectionLoss } from '../losses/copy-detection.js';
 import type { Miner } from '../miners/miner.js';
 import { BatchAllMiner } from '../miners/batch-all.js';
 import { BatchHardMiner } from '../miners/batch-hard.js';
@@ -19,8 +20,10 @@ import { DistanceWeightedMiner } from '../miners/distance-weighted.js';
 
 export const CLASSIFICATION_LOSSES = ['normface', 'sphereface', 'arcface', 'cosface', 'subcenter-arcface', 'combined-margin', 'center'] as const;
 export const PAIR_LOSSES = ['triplet', 'contrastive', 'margin-based', 'multi-similarity'] as const;
+/** Losses that mix pair and classification terms on a network's intermediate outputs (PK-sampled like pair losses). */
+export const COMBINED_LOSSES = ['copy-detection'] as const;
 export const MULTI_LABEL_LOSSES = ['bce', 'focal', 'class-balanced-focal', 'reduced-focal'] as const;
-export const LOSS_NAMES = [...CLASSIFICATION_LOSSES, ...PAIR_LOSSES, ...MULTI_LABEL_LOSSES] as const;
+export const LOSS_NAMES = [...CLASSIFICATION_LOSSES, ...PAIR_LOSSES, ...COMBINED_LOSSES, ...MULTI_LABEL_LOSSES] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
 export const MINER_NAMES = ['batch-hard', 'batch-all', 'semi-hard', 'distance-weighted'] as const;
 export type MinerName = (typeof MINER_NAMES)[number];
@@ -50,6 +53,13 @@ export interface LossConfig {
   classCounts?: number[];
   classWeights?: number[];
   reducer?: 'mean' | 'outlier-removal';
+  /** copy-detection: weights of its four terms. */
+  weights?: { triplet?: number; projection?: number; embedding?: number; soft?: number };
+}
+
+/** Sizes of a network's intermediate outputs, for losses that read them. */
+export interface NetDims {
+  projectionDim?: number;
 }
 
 export function createMiner(name: MinerName | undefined, config: LossConfig, embeddingDim: number, seed: number): Miner | undefined {
@@ -68,10 +78,10 @@ export function createMiner(name: MinerName | undefined, config: LossConfig, emb
 }
 
 export function isPairLoss(name: LossName): boolean {
-  return (PAIR_LOSSES as readonly string[]).includes(name);
+  return (PAIR_LOSSES as readonly string[]).includes(name) || (COMBINED_LOSSES as readonly string[]).includes(name);
 }
 
-export function createLoss(config: LossConfig, numClasses: number, embeddingDim: number, seed: number): Loss {
+export function createLoss(config: LossConfig, numClasses: number, embeddingDim: number, seed: number, dims: NetDims = {}): Loss {
   const margin = { numClasses, embeddingDim, scale: config.scale ?? 30, learnableScale: config.learnableScale, seed, reducer: reducerByName(config.reducer) };
   const miner = createMiner(config.miner, config, embeddingDim, seed);
   switch (config.name) {
@@ -97,6 +107,8 @@ export function createLoss(config: LossConfig, numClasses: number, embeddingDim:
       return new ContrastiveLoss({ posMargin: config.posMargin, negMargin: config.negMargin, miner });
     case 'margin-based':
       return new MarginBasedLoss({ alpha: typeof config.margin === 'number' ? config.margin : 0.2, betaInit: config.beta, nu: config.nu, miner: miner ?? new DistanceWeightedMiner({ dim: embeddingDim, seed }) });
+    case 'copy-detection':
+      return new CopyDetectionLoss({ numClasses, embeddingDim, projectionDim: dims.projectionDim, margin: config.margin ?? 0.3, weights: config.weights, seed });
     case 'multi-similarity':
       return new MultiSimilarityLoss({});
     case 'bce':

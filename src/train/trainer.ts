@@ -14,6 +14,7 @@ import { createProgress, Progress } from '../util/progress.js';
 import { l2NormalizeRows } from '../util/vectors.js';
 import type { TrainConfig } from './config.js';
 import { createLoss } from './loss-factory.js';
+import { isTappedLoss } from '../losses/copy-detection.js';
 import { createOptimizer, Optimizer } from './optimizers.js';
 import { createSampler } from './samplers.js';
 import { learningRate, snapshotEpochs } from './schedules.js';
@@ -154,7 +155,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const spec = netSpecOf(config, data.train.sampleShape);
   const net = buildNet(spec);
   const numClasses = data.train.classNames.length;
-  const loss = createLoss(config.loss, numClasses, config.embeddingDim, config.seed);
+  const projectionDim = spec.type === 'head' && spec.kind === 'projector' ? (spec.projectorDim ?? 8192) : undefined;
+  const loss = createLoss(config.loss, numClasses, config.embeddingDim, config.seed, { projectionDim });
   const optimizer = createOptimizer(config.optimizer, config.lr);
   const vars = [...net.trainable(), ...loss.variables()];
   const sampler = createSampler(config.sampler, data.train.labels, config.batchSize, config.seed);
@@ -195,7 +197,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       lr = learningRate(config.schedule, config.lr, epoch + b / batches.length, config.epochs);
       const x = data.train.batch(idx, true, config.seed * 1_000_003 + epoch * 10_007 + b);
       const y = tf.tensor1d(Int32Array.from(idx, (i) => data.train.labels[i]!), 'int32');
-      const value = optimizer.step(() => loss.compute(net.apply(x, true), y), vars, lr);
+      const value = optimizer.step(() => (isTappedLoss(loss) ? loss.computeTapped(net.applyTapped(x, true), y) : loss.compute(net.apply(x, true), y)), vars, lr);
       tf.dispose([x, y]);
       lossSum += value;
       progress.tick(idx.length);
