@@ -4,6 +4,7 @@ import { VisidError } from '../util/errors.js';
 import { indexCommand } from './index-command.js';
 import { searchCommand } from './search-command.js';
 import { evalCommand } from './eval-command.js';
+import { copyDetectCommand, evalCopyCommand } from './copy-command.js';
 import { compactCommand, exportCommand, importCommand, infoCommand, removeCommand } from './gallery-commands.js';
 import { demoCommand } from './demo-command.js';
 import { faceCommand } from './face-command.js';
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;
