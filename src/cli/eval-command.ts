@@ -10,9 +10,10 @@ import { positiveInt, positiveNumber } from './options.js';
 import path from 'node:path';
 import { renderReport } from '../eval/report.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { VisidError } from '../util/errors.js';
 
 interface EvalFlags {
-  queries: string;
+  queries?: string;
   metrics: string;
   relevance: 'label' | 'geo' | 'auto';
   radius: number;
@@ -30,7 +31,8 @@ export function evalCommand(): Command {
   return new Command('eval')
     .description('evaluate a gallery with labelled (or geo-tagged) queries: MAP@k, Recall@k, precision@k, mAP')
     .argument('<gallery>', 'gallery folder made by visid index')
-    .requiredOption('--queries <data>', 'query folder or manifest (labels, or lat/lon / UTM)')
+    // Checked in the action, not by commander: a parent's mandatory option would also be demanded of its subcommands (`visid eval copy`).
+    .option('--queries <data>', 'query folder or manifest (labels, or lat/lon / UTM); required')
     .option('--metrics <list>', 'map@K (Kaggle, unique labels), recall@K, precision@K, mAP', 'map@5,recall@1,recall@5')
     .addOption(new Option('--relevance <kind>', 'what makes a gallery item relevant').choices(['label', 'geo', 'auto']).default('auto'))
     .option('--radius <metres>', 'geo relevance: positives within this distance', positiveNumber, 25)
@@ -43,6 +45,7 @@ export function evalCommand(): Command {
     .option('--json', 'print JSON (metrics and per-query rankings)')
     .option('-q, --quiet', 'no progress output')
     .action(async (galleryDir: string, o: EvalFlags) => {
+      if (!o.queries) throw new VisidError('E_INPUT', "required option '--queries <data>' not specified");
       const metrics = parseMetrics(o.metrics);
       const gallery = await Gallery.open(galleryDir);
       const queries = await loadDataset(o.queries, { root: o.root });

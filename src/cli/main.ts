@@ -18,8 +18,10 @@ export function buildProgram(): Command {
     .description('visual identification by deep metric learning: embed images with ONNX models, index, search, evaluate')
     .version('0.1.0')
     .showHelpAfterError()
+    // Options belong to the command they follow: `visid eval copy --json` is eval copy's --json, not eval's.
+    .enablePositionalOptions()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;
