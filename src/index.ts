@@ -67,3 +67,13 @@ export { createOptimizer, type OptimizerSpec } from './train/optimizers.js';
 export { averageWeights, greedySoup } from './train/soups.js';
 export { retrievalMetrics } from './eval/in-memory.js';
 export { writeFashionMnistDemo } from './demo/fashion-mnist.js';
+
+export { AugmentPipeline, type StepSpec } from './augment/pipeline.js';
+export { microAveragePrecision, recallAtPrecision, thresholdAtPrecision, precisionRecallCurve, readMatchesCsv, readTruthCsv, matchesCsv, type CopyMatch, type CopyPair } from './eval/copy-detection.js';
+export { stretchFactors, stretchedScore, stretchDescriptors, normalizedScore } from './search/stretch.js';
+export { matchCopies, type CopyScoring, type CopyMatchOptions, type DescriptorSet } from './search/copy-match.js';
+export { perceptualHash, hammingDistance, hashHex, HASH_KINDS, type HashKind } from './models/perceptual-hash.js';
+export { matchHashes } from './search/hash-match.js';
+export { CopyDetectionLoss, type CopyDetectionLossOptions } from './losses/copy-detection.js';
+export { copyDetect, ISC_SCALES, type CopyDetectOptions, type CopyDetectResult } from './pipeline/copy-detect.js';
+export { writeCopyBenchmark } from './demo/copy-detection.js';
