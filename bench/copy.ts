@@ -47,72 +47,75 @@ function report(step: string, matches: CopyMatch[]): void {
   console.log(`${step.padEnd(86)} µAP ${uap.toFixed(4)}  recall@P90 ${r90.toFixed(4)}`);
 }
 
-for (const hash of ['phash', 'dhash', 'blockhash'] as const) {
-  report(`${hash} (Hamming)`, (await copyDetect({ refs: layout.refs, queries: layout.queries, hash, quiet: true })).matches);
-}
-
-/** Indexes folders (ids prefixed by their folder's name) with a model at the given scales into bench/out/copy/<name>. */
-async function index(model: string, folders: string[], name: string, scales: number[]): Promise<string> {
-  const dir = path.join(out, 'galleries', name);
-  await fs.rm(dir, { recursive: true, force: true });
-  const embedder = await Embedder.load(model);
-  try {
-    const sets = await Promise.all(folders.map((f) => loadDataset(f)));
-    const items = sets.flatMap((ds) => ds.items.map((it) => ({ ...it, id: folders.length > 1 ? `${path.basename(ds.root)}/${it.id}` : it.id })));
-    await indexDataset({ root: folders.length > 1 ? path.dirname(sets[0]!.root) : sets[0]!.root, source: folders.join(' + '), items }, embedder, dir, { scales, fusion: 'avg' });
-  } finally {
-    await embedder.close();
+// --speed-only: skip the ablation (matching speed alone).
+if (!('speed-only' in opts)) {
+  for (const hash of ['phash', 'dhash', 'blockhash'] as const) {
+    report(`${hash} (Hamming)`, (await copyDetect({ refs: layout.refs, queries: layout.queries, hash, quiet: true })).matches);
   }
-  return dir;
-}
 
-/**
- * The ablation chain for one model: raw; + multi-scale (when the model takes any input size); + stretching; then
- * centred on the background mean, + stretching / + score normalisation. Background = the background photos and
- * the training tiles (never references or queries).
- */
-async function chain(label: string, model: string, multiScale = true): Promise<void> {
-  const settings: Array<[string, number[]]> = [['1 scale', [1]]];
-  if (multiScale) settings.push(['multi-scale 200/256/320/400', ISC_SCALES]);
-  for (const [scaleName, scales] of settings) {
-    const tag = `${label.replace(/[^a-z0-9]+/gi, '-')}-${scales.length}`;
-    const refs = await index(model, [layout.refs], `${tag}-refs`, scales);
-    const background = await index(model, [layout.background, layout.train], `${tag}-background`, scales);
-    const base = { refs, queries: layout.queries, background, quiet: true };
-    const name = `${label}, ${scaleName}`;
-    report(name, (await copyDetect(base)).matches);
-    report(`${name} + stretching`, (await copyDetect({ ...base, scoring: 'stretch' })).matches);
-    report(`${name}, centred`, (await copyDetect({ ...base, center: true })).matches);
-    report(`${name}, centred + stretching`, (await copyDetect({ ...base, center: true, scoring: 'stretch' })).matches);
-    report(`${name}, centred + score normalisation`, (await copyDetect({ ...base, center: true, scoring: 'normalize' })).matches);
+  /** Indexes folders (ids prefixed by their folder's name) with a model at the given scales into bench/out/copy/<name>. */
+  async function index(model: string, folders: string[], name: string, scales: number[]): Promise<string> {
+    const dir = path.join(out, 'galleries', name);
+    await fs.rm(dir, { recursive: true, force: true });
+    const embedder = await Embedder.load(model);
+    try {
+      const sets = await Promise.all(folders.map((f) => loadDataset(f)));
+      const items = sets.flatMap((ds) => ds.items.map((it) => ({ ...it, id: folders.length > 1 ? `${path.basename(ds.root)}/${it.id}` : it.id })));
+      await indexDataset({ root: folders.length > 1 ? path.dirname(sets[0]!.root) : sets[0]!.root, source: folders.join(' + '), items }, embedder, dir, { scales, fusion: 'avg' });
+    } finally {
+      await embedder.close();
+    }
+    return dir;
   }
+
+  /**
+   * The ablation chain for one model: raw; + multi-scale (when the model takes any input size); + stretching; then
+   * centred on the background mean, + stretching / + score normalisation. Background = the background photos and
+   * the training tiles (never references or queries).
+   */
+  async function chain(label: string, model: string, multiScale = true): Promise<void> {
+    const settings: Array<[string, number[]]> = [['1 scale', [1]]];
+    if (multiScale) settings.push(['multi-scale 200/256/320/400', ISC_SCALES]);
+    for (const [scaleName, scales] of settings) {
+      const tag = `${label.replace(/[^a-z0-9]+/gi, '-')}-${scales.length}`;
+      const refs = await index(model, [layout.refs], `${tag}-refs`, scales);
+      const background = await index(model, [layout.background, layout.train], `${tag}-background`, scales);
+      const base = { refs, queries: layout.queries, background, quiet: true };
+      const name = `${label}, ${scaleName}`;
+      report(name, (await copyDetect(base)).matches);
+      report(`${name} + stretching`, (await copyDetect({ ...base, scoring: 'stretch' })).matches);
+      report(`${name}, centred`, (await copyDetect({ ...base, center: true })).matches);
+      report(`${name}, centred + stretching`, (await copyDetect({ ...base, center: true, scoring: 'stretch' })).matches);
+      report(`${name}, centred + score normalisation`, (await copyDetect({ ...base, center: true, scoring: 'normalize' })).matches);
+    }
+  }
+
+  const backbone = await untrainedModelPath();
+  await chain('random-conv GeM backbone', backbone);
+  // The default model takes 28×28 inputs only: one scale.
+  await chain('Fashion-MNIST default CNN', await defaultModelPath(), false);
+
+  // Trained heads on the random-conv backbone: every training tile its own class, K views through the copy edits
+  // (their overlays drawn from the background photos), warm-up + cosine (seed 004 eq. 3), 256-d output.
+  const trainPipeline = path.join(out, 'train-pipeline.yaml');
+  await fs.writeFile(trainPipeline, YAML.stringify(copyPipeline.map((s) => (s.op === 'OneOf' ? { ...s, ops: (s.ops as StepSpec[]).map((c) => (c.op === 'ImageOverlay' || c.op === 'ImageUnderlay' ? { ...c, dir: layout.background } : c)) } : s))));
+  for (const [kind, loss, extra] of [
+    ['fc-bn', { name: 'copy-detection', weights: { embedding: 0.2 } }, {}],
+    ['projector', { name: 'copy-detection' }, { hiddenDim: 1024, projectorDim: 2048 }],
+  ] as const) {
+    const t1 = performance.now();
+    const result = await train(validateConfig({
+      data: layout.train, instances: true, valFraction: 0.15, out: path.join(out, `train-${kind}`),
+      model: { type: 'head', backbone, kind, views, ...extra }, embeddingDim: 256, loss,
+      sampler: { kind: 'pk', p: 16, k: 4 }, batchSize: 64, epochs, lr: 0.002, optimizer: 'adam',
+      schedule: { kind: 'seed004', warmupEpochs: Math.max(1, Math.round(epochs / 10)) }, augment: { pipeline: trainPipeline }, seed, backend: 'wasm',
+    }, 'bench', root), { quiet: true });
+    const best = result.history.reduce((a, b) => (b['recall@1'] >= a['recall@1'] ? b : a));
+    console.log(`trained ${kind} head (${((performance.now() - t1) / 1000).toFixed(0)} s): held-out tile views R@1 ${result.untrained['recall@1'].toFixed(3)} → ${best['recall@1'].toFixed(3)} (epoch ${best.epoch + 1}/${epochs})`);
+    await chain(`+ trained ${kind} head (copy-detection loss)`, result.modelPath);
+  }
+
 }
-
-const backbone = await untrainedModelPath();
-await chain('random-conv GeM backbone', backbone);
-// The default model takes 28×28 inputs only: one scale.
-await chain('Fashion-MNIST default CNN', await defaultModelPath(), false);
-
-// Trained heads on the random-conv backbone: every training tile its own class, K views through the copy edits
-// (their overlays drawn from the background photos), warm-up + cosine (seed 004 eq. 3), 256-d output.
-const trainPipeline = path.join(out, 'train-pipeline.yaml');
-await fs.writeFile(trainPipeline, YAML.stringify(copyPipeline.map((s) => (s.op === 'OneOf' ? { ...s, ops: (s.ops as StepSpec[]).map((c) => (c.op === 'ImageOverlay' || c.op === 'ImageUnderlay' ? { ...c, dir: layout.background } : c)) } : s))));
-for (const [kind, loss, extra] of [
-  ['fc-bn', { name: 'copy-detection', weights: { embedding: 0.2 } }, {}],
-  ['projector', { name: 'copy-detection' }, { hiddenDim: 1024, projectorDim: 2048 }],
-] as const) {
-  const t1 = performance.now();
-  const result = await train(validateConfig({
-    data: layout.train, instances: true, valFraction: 0.15, out: path.join(out, `train-${kind}`),
-    model: { type: 'head', backbone, kind, views, ...extra }, embeddingDim: 256, loss,
-    sampler: { kind: 'pk', p: 16, k: 4 }, batchSize: 64, epochs, lr: 0.002, optimizer: 'adam',
-    schedule: { kind: 'seed004', warmupEpochs: Math.max(1, Math.round(epochs / 10)) }, augment: { pipeline: trainPipeline }, seed, backend: 'wasm',
-  }, 'bench', root), { quiet: true });
-  const best = result.history.reduce((a, b) => (b['recall@1'] >= a['recall@1'] ? b : a));
-  console.log(`trained ${kind} head (${((performance.now() - t1) / 1000).toFixed(0)} s): held-out tile views R@1 ${result.untrained['recall@1'].toFixed(3)} → ${best['recall@1'].toFixed(3)} (epoch ${best.epoch + 1}/${epochs})`);
-  await chain(`+ trained ${kind} head (copy-detection loss)`, result.modelPath);
-}
-
 // Matching speed: the real set, and a synthetic 1,000 queries × 100,000 references × 256-d with 10,000 background.
 async function speed(label: string, nq: number, nr: number, nb: number, dim: number): Promise<void> {
   const rnd = mulberry32(7);
@@ -130,6 +133,7 @@ async function speed(label: string, nq: number, nr: number, nb: number, dim: num
     }
     return nq / median(t);
   };
+  await matchCopies(q, r, dim, { k: 10, scoring: 'stretch', background: b }); // warm-up: onnxruntime sessions, JIT
   const raw = await time('raw');
   const st = await time('stretch');
   const nz = await time('normalize');
