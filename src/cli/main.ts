@@ -12,6 +12,7 @@ import { serveCommand } from './serve-command.js';
 import { trainCommand } from './train-command.js';
 import { augmentCommand } from './augment-command.js';
 import { recipeCommand } from './recipe-command.js';
+import { videoCommand } from './video-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('visid')
@@ -21,7 +22,7 @@ export function buildProgram(): Command {
     // Options belong to the command they follow: `visid eval copy --json` is eval copy's --json, not eval's.
     .enablePositionalOptions()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand(), videoCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

@@ -62,6 +62,18 @@ export function headOnBackboneToOnnx(net: EmbeddingNet, backboneBytes: Uint8Arra
   return g.appendTo(backboneBytes, `visid head on ${name}`);
 }
 
+/**
+ * A multi-label classifier as one model: the frozen backbone, the trained head's logits, then a Sigmoid, so the
+ * output 'visid_scores' [N, C] holds each class's probability (seed 002's sigmoid outputs).
+ */
+export function multiLabelClassifierToOnnx(net: EmbeddingNet, backboneBytes: Uint8Array, name: string): Uint8Array {
+  const g = new OnnxGraph(name, 'visid_classifier/');
+  const logits = net.body.toOnnx(g, OnnxGraph.outputNameOf(backboneBytes));
+  g.node('Sigmoid', [logits], {}, ['visid_scores']);
+  g.output('visid_scores', ['N', (net.spec as { embeddingDim: number }).embeddingDim]);
+  return g.appendTo(backboneBytes, `visid multi-label classifier on ${name}`);
+}
+
 /** Writes `<out>.onnx` and `<out>.json` atomically; returns the .onnx path. */
 export async function writeTrainedModel(outOnnx: string, bytes: Uint8Array, card: ModelCard & TrainedCardExtras): Promise<string> {
   await fs.mkdir(path.dirname(outOnnx), { recursive: true });
