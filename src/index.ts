@@ -77,3 +77,15 @@ export { matchHashes } from './search/hash-match.js';
 export { CopyDetectionLoss, type CopyDetectionLossOptions } from './losses/copy-detection.js';
 export { copyDetect, ISC_SCALES, type CopyDetectOptions, type CopyDetectResult } from './pipeline/copy-detect.js';
 export { writeCopyBenchmark } from './demo/copy-detection.js';
+
+export { labelRankingAveragePrecision, f1Thresholds } from './eval/multilabel.js';
+export { ladiLabelSet, readLabelSet, loadLabelSet, classIndex, type LabelSet, type LabelClass } from './video/label-set.js';
+export { readSoftLabels } from './video/annotations.js';
+export { decodeFrames, probeVideo, writeSlideshow, ffmpegPath, type Frame, type FrameOptions } from './video/ffmpeg.js';
+export { aggregateClip, rankClips, rankingTsv, trecRun, evaluateClipRankings, parseAggregation, type ClipAggregation, type RankedClip } from './video/clips.js';
+export { FrameClassifier } from './video/classifier.js';
+export { VideoIndex, indexVideos, fuseVideoIndexes } from './video/video-index.js';
+export { evaluateVideoIndex } from './video/evaluate.js';
+export { trainMultiLabelHead, createMultiLabelLoss, predictMultiLabel } from './train/multilabel.js';
+export { trainVideoClassifier } from './pipeline/video-train.js';
+export { writeVideoDemo } from './demo/video.js';
