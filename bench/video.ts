@@ -1,7 +1,7 @@
 // Benchmark: video indexing (seed 002). Quality — the loss variants of Table 2 and a 2:1 fusion (Table 3) on the demo
 // clips (clip mAP, frame LRAP); speed — frames/s of decode + embed + classify on a 1-minute 720p video at 10 fps, and
 // peak memory for 1 and 3 minutes of video (it must not grow with length). Each measurement runs in a fresh process.
-// Usage: node dist/bench/video.js [--runs 3] [--clips 24] [--epochs 30]   (people photos: $VISID_SHARED/data/faces-deepface)
+// Usage: node dist/bench/video.js [--runs 3] [--clips 24] [--epochs 30] [--quality-only]   (people photos: $VISID_SHARED/data/faces-deepface)
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -65,10 +65,12 @@ const variants: Array<[string, MultiLabelLossSpec]> = [
 const backbone = await defaultModelPath();
 const indexes: Record<string, string> = {};
 console.log(`${'classifier'.padEnd(40)} val LRAP   clip mAP   frame LRAP`);
-for (const [label, loss] of variants) {
+// With a linear head each class has its own weight column and Adam rescales every parameter's gradient, so per-class
+// loss weights (class-balanced, none ×0.1) cancel out; the MLP head shares a hidden layer, where they do not.
+for (const [label, loss, head] of [...variants.map(([l, s]) => [l, s, 'linear'] as const), ...variants.map(([l, s]) => [`${l} (MLP head)`, s, 'mlp'] as const)]) {
   const slug = label.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
   const model = path.join(out, 'models', `${slug}.onnx`);
-  const trained = await trainVideoClassifier({ images: layout.images, annotations: layout.annotations, labelSet: layout.labelSet, backbone, out: model, loss, epochs, quiet: true });
+  const trained = await trainVideoClassifier({ images: layout.images, annotations: layout.annotations, labelSet: layout.labelSet, backbone, out: model, loss, head, epochs, quiet: true });
   const dir = path.join(out, 'indexes', slug);
   await fs.rm(dir, { recursive: true, force: true });
   await indexVideos(layout.videos, model, dir, { quiet: true });
@@ -76,8 +78,8 @@ for (const [label, loss] of variants) {
   const ev = await evaluateVideoIndex(await VideoIndex.open(dir), layout.truth);
   console.log(`${label.padEnd(40)} ${trained.valLrap!.toFixed(4)}     ${ev.mAP.toFixed(4)}     ${ev.lrap!.toFixed(4)}`);
 }
-for (const [w, label] of [[[2, 1], 'fusion focal : class-balanced 2:1'], [[5, 1], 'fusion focal : class-balanced 5:1'], [[1, 1, 1, 1, 1, 1], 'fusion of all six, equal weights']] as const) {
-  const members = w.length === 2 ? [indexes['focal γ=2']!, indexes['class-balanced focal β=0.999']!] : Object.values(indexes);
+for (const [w, label] of [[[2, 1], 'fusion focal MLP : class-balanced MLP 2:1'], [[5, 1], 'fusion focal MLP : class-balanced MLP 5:1'], [[1, 1, 1, 1, 1, 1], 'fusion of the six MLP heads, equal']] as const) {
+  const members = w.length === 2 ? [indexes['focal γ=2 (MLP head)']!, indexes['class-balanced focal β=0.999 (MLP head)']!] : Object.values(indexes).slice(6);
   const dir = path.join(out, 'indexes', label.replace(/[^a-z0-9]+/gi, '-'));
   await fs.rm(dir, { recursive: true, force: true });
   const fused = await fuseVideoIndexes(members, [...w], dir);
@@ -85,9 +87,12 @@ for (const [w, label] of [[[2, 1], 'fusion focal : class-balanced 2:1'], [[5, 1]
   console.log(`${label.padEnd(40)} –          ${ev.mAP.toFixed(4)}     ${ev.lrap!.toFixed(4)}`);
 }
 for (const agg of ['mean', 'top3'] as const) {
-  const ev = await evaluateVideoIndex(await VideoIndex.open(indexes['focal γ=2']!), layout.truth, { aggregation: agg === 'mean' ? { kind: 'mean' } : { kind: 'topk', k: 3 } });
-  console.log(`${`focal γ=2, clip score = ${agg} of frames`.padEnd(40)} –          ${ev.mAP.toFixed(4)}     (max: the rows above)`);
+  const ev = await evaluateVideoIndex(await VideoIndex.open(indexes['focal γ=2 (MLP head)']!), layout.truth, { aggregation: agg === 'mean' ? { kind: 'mean' } : { kind: 'topk', k: 3 } });
+  console.log(`${`focal γ=2 MLP, clip score = ${agg} of frames`.padEnd(40)} –          ${ev.mAP.toFixed(4)}     (max: the rows above)`);
 }
+
+// --quality-only stops here.
+if ('quality-only' in opts) process.exit(0);
 
 // Speed and memory: a 1-minute 720p video of 30 demo shots, and the same looped to 3 minutes (stream copy).
 const shots = (await fs.readdir(path.join(out, 'demo', 'shots'))).filter((f) => f.endsWith('.png')).sort().slice(0, 30).map((f) => path.join(out, 'demo', 'shots', f));
@@ -99,10 +104,10 @@ if (!(await fs.access(three).then(() => true, () => false))) {
 }
 const info = await probeVideo(minute);
 console.log(`\nspeed: ${path.basename(minute)} ${info.width}×${info.height}, ${info.duration?.toFixed(1)} s at ${info.fps} fps; sampled at 10 fps; median of ${runs} runs, each in a fresh process`);
-const focalModel = path.join(out, 'models', 'focal-2.onnx');
+const focalModel = path.join(out, 'models', 'focal-2-mlp-head-.onnx');
 // A 160×160 classifier on the random-conv backbone, so the figure also covers a model of photo-like input size.
 const convModel = path.join(out, 'models', 'random-conv-focal.onnx');
-await trainVideoClassifier({ images: layout.images, annotations: layout.annotations, labelSet: layout.labelSet, backbone: await untrainedModelPath(), out: convModel, loss: { name: 'focal', gamma: 2 }, epochs, quiet: true });
+await trainVideoClassifier({ images: layout.images, annotations: layout.annotations, labelSet: layout.labelSet, backbone: await untrainedModelPath(), out: convModel, loss: { name: 'focal', gamma: 2 }, head: 'mlp', epochs, quiet: true });
 
 async function measure(video: string, model: string, decodeOnly: boolean): Promise<{ frames: number; seconds: number; peakRssMiB: number }> {
   const results = [];

@@ -9,7 +9,7 @@ import { classIndex } from '../video/label-set.js';
 import { evaluateVideoIndex, type VideoEvaluation } from '../video/evaluate.js';
 import { writeVideoDemo } from '../demo/video.js';
 import { defaultModelPath } from '../models/default-files.js';
-import { MULTI_LABEL_LOSSES, type MultiLabelLossName } from '../train/multilabel.js';
+import { MULTI_LABEL_LOSSES, type MultiLabelLossName, type MultiLabelHeadKind } from '../train/multilabel.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { VisidError } from '../util/errors.js';
 import { numberList, positiveInt, positiveNumber } from './options.js';
@@ -63,7 +63,7 @@ function trainCommand(): Command {
     .option('--table-counts', 'class-balanced n_c from the label set (Table 1) rather than the training data')
     .option('--none-weight <w>', 'multiply the none classes’ losses (Table 2: 0.1, 0.01)', Number)
     .option('--outlier-removal', 'drop the largest loss of every batch (seed 002 §2.4)')
-    .addOption(new Option('--head <kind>', 'head on the features').choices(['linear', 'fc-bn']).default('linear'))
+    .addOption(new Option('--head <kind>', 'head on the features (mlp: a shared hidden layer, where class weights matter)').choices(['linear', 'fc-bn', 'mlp']).default('mlp'))
     .option('--epochs <n>', 'epochs', positiveInt, 30)
     .option('--batch <n>', 'batch size', positiveInt, 64)
     .option('--lr <lr>', 'peak learning rate (Adam, cosine decay)', positiveNumber, 1e-3)
@@ -71,7 +71,7 @@ function trainCommand(): Command {
     .option('--seed <n>', 'seed', positiveInt, 1)
     .requiredOption('-o, --out <classifier.onnx>', 'where to write the classifier (ONNX + card)')
     .option('-q, --quiet', 'no progress output')
-    .action(async (images: string, o: { labels: string; labelSet?: string; backbone?: string; loss: MultiLabelLossName; gamma: number; beta: number; threshold: number; tableCounts?: boolean; noneWeight?: number; outlierRemoval?: boolean; head: 'linear' | 'fc-bn'; epochs: number; batch: number; lr: number; valFraction: number; seed: number; out: string; quiet?: boolean }) => {
+    .action(async (images: string, o: { labels: string; labelSet?: string; backbone?: string; loss: MultiLabelLossName; gamma: number; beta: number; threshold: number; tableCounts?: boolean; noneWeight?: number; outlierRemoval?: boolean; head: MultiLabelHeadKind; epochs: number; batch: number; lr: number; valFraction: number; seed: number; out: string; quiet?: boolean }) => {
       const result = await trainVideoClassifier({
         images,
         annotations: o.labels,
@@ -180,7 +180,7 @@ function demoCommand(): Command {
       const people = o.people ?? ((await fs.access(defaultPeople).then(() => true, () => false)) ? defaultPeople : undefined);
       const layout = await writeVideoDemo(o.out, { people, clips: o.clips });
       const model = path.join(o.out, 'classifier.onnx');
-      const trained = await trainVideoClassifier({ images: layout.images, annotations: layout.annotations, labelSet: layout.labelSet, backbone: await defaultModelPath(), out: model, loss: { name: o.loss, gamma: 2 }, epochs: o.epochs, quiet: o.quiet });
+      const trained = await trainVideoClassifier({ images: layout.images, annotations: layout.annotations, labelSet: layout.labelSet, backbone: await defaultModelPath(), out: model, loss: { name: o.loss, gamma: 2 }, head: 'mlp', epochs: o.epochs, quiet: o.quiet });
       process.stdout.write(`classifier: ${trained.classes.length} classes, val LRAP ${trained.valLrap?.toFixed(4) ?? '–'} → ${model}\n`);
       const indexDir = path.join(o.out, 'index');
       await fs.rm(indexDir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Embedder } from '../models/embedder.js';
 import { multiLabelClassifierToOnnx, sha256, writeTrainedModel } from '../models/export-onnx.js';
 import { initTf, type TrainBackend } from '../tf/runtime.js';
-import { trainMultiLabelHead, type MultiLabelLossSpec, type MultiLabelEpoch } from '../train/multilabel.js';
+import { trainMultiLabelHead, type MultiLabelLossSpec, type MultiLabelEpoch, type MultiLabelHeadKind } from '../train/multilabel.js';
 import { resolveInsideRoot } from '../data/paths.js';
 import { VisidError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
@@ -22,7 +22,7 @@ export interface VideoTrainOptions {
   backbone: string;
   out: string;
   loss: MultiLabelLossSpec;
-  head?: 'linear' | 'fc-bn';
+  head?: MultiLabelHeadKind;
   epochs?: number;
   batchSize?: number;
   lr?: number;

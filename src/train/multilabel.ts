@@ -30,6 +30,8 @@ export interface MultiLabelLossSpec {
   outlierRemoval?: boolean;
 }
 
+export type MultiLabelHeadKind = 'linear' | 'fc-bn' | 'mlp';
+
 export interface MultiLabelData {
   /** Row-major samples × dim features (the frozen backbone's outputs). */
   features: Float32Array;
@@ -45,7 +47,11 @@ export interface MultiLabelTrainOptions {
   noneClasses?: boolean[];
   /** n_c for the class-balanced loss; default: each class's count of positive targets (y > 0) in the training data, at least 1. */
   classCounts?: number[];
-  head?: 'linear' | 'fc-bn';
+  /**
+   * linear: one FC (each class its own column: with Adam, per-class loss weights then cancel out); fc-bn: FC + BN;
+   * mlp: FC(256)-BN-LeakyReLU-FC(256)-FC(C), a shared hidden layer, where class weights do shift the balance.
+   */
+  head?: MultiLabelHeadKind;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -148,7 +154,10 @@ export async function trainMultiLabelHead(data: MultiLabelData, o: MultiLabelTra
     return Math.max(1, k);
   });
   const loss = createMultiLabelLoss(o.loss, classes, o.noneClasses, counts);
-  const net = buildHead({ type: 'head', input: dim, kind: o.head ?? 'linear', embeddingDim: classes, seed: o.seed ?? 1 });
+  const kind = o.head ?? 'linear';
+  const net = kind === 'mlp'
+    ? buildHead({ type: 'head', input: dim, kind: 'projector', hiddenDim: 256, projectorDim: 256, embeddingDim: classes, seed: o.seed ?? 1 })
+    : buildHead({ type: 'head', input: dim, kind, embeddingDim: classes, seed: o.seed ?? 1 });
   const optimizer = createOptimizer({ kind: 'adam', weightDecay: o.weightDecay ?? 0 }, baseLr);
   const random = mulberry32(o.seed ?? 1);
   const order = Array.from({ length: n }, (_, i) => i);
