@@ -4,7 +4,7 @@ import { loadDataset } from '../data/load.js';
 import { Embedder } from '../models/embedder.js';
 import { indexDataset } from '../pipeline/index-dataset.js';
 import { createProgress } from '../util/progress.js';
-import { cardFromFlags, CardFlags, fusionMode, inputSize, nonNegativeInt, numberList, positiveInt, resolveModel } from './options.js';
+import { cardFromFlags, CardFlags, fusionMode, inputSize, nonNegativeInt, numberList, positiveInt, positiveNumber, resolveModel } from './options.js';
 
 /** Adds the model-card flags shared by commands that load a model. */
 export function withCardFlags(cmd: Command): Command {
@@ -28,6 +28,7 @@ interface IndexFlags extends CardFlags {
   flip?: boolean;
   scales?: number[];
   fusion: 'avg' | 'sum' | 'max' | 'min';
+  darken?: number;
   chunk: number;
   skipBad?: boolean;
   maxPixels?: number;
@@ -47,6 +48,7 @@ export function indexCommand(): Command {
     .option('--flip', 'test-time augmentation: fuse the mirrored image in')
     .option('--scales <list>', 'multi-scale descriptors, e.g. 0.526,0.588,1,1.7,1.9', numberList)
     .option('--fusion <mode>', 'how to fuse views: avg, sum, max, min', fusionMode, 'avg')
+    .option('--darken <factor>', 'scale every pixel by this factor, here and for every query of the gallery (seed 001 §4.1: 0.15)', positiveNumber)
     .option('--chunk <n>', 'images committed to the gallery at a time', positiveInt, 2048)
     .option('--skip-bad', 'skip unreadable images (listed at the end) instead of stopping')
     .option('--max-pixels <n>', 'refuse images with more pixels than this', positiveInt)
@@ -63,6 +65,7 @@ export function indexCommand(): Command {
         flip: o.flip,
         scales: o.scales,
         fusion: o.fusion,
+        brightness: o.darken,
         chunkSize: o.chunk,
         skipBad: o.skipBad,
         maxPixels: o.maxPixels,

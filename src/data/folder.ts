@@ -4,6 +4,7 @@ import path from 'node:path';
 import { VisidError } from '../util/errors.js';
 import { Dataset, Item, isImageFile } from './item.js';
 import { itemId } from './paths.js';
+import { parseGeoFileName } from './geo-names.js';
 
 async function listImages(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -18,8 +19,16 @@ async function listImages(dir: string): Promise<string[]> {
   return out;
 }
 
+/** Coordinates (and heading) from a geo-localization benchmark's file name, when it has them. */
+function located(file: string): Partial<Item> {
+  const g = parseGeoFileName(file);
+  if (!g) return {};
+  return { lat: g.lat, lon: g.lon, utmEast: g.utmEast, utmNorth: g.utmNorth, utmZone: g.utmZone, ...(g.heading === undefined ? {} : { heading: g.heading }) };
+}
+
 /**
- * Items of a folder data set. Images directly in the root have no label; images anywhere below
+ * Items of a folder data set. Files named like the geo-localization benchmarks'
+ * (`@UTM_east@UTM_north@zone@letter@lat@lon@…`) carry those coordinates. Images directly in the root have no label; images anywhere below
  * `root/<label>/` get that label. A root holding `train_images/` (Hotel-ID's layout) is read from there,
  * with ids still relative to the given root.
  */
@@ -44,9 +53,9 @@ export async function readFolderDataset(root: string): Promise<Dataset> {
     if (e.name.startsWith('.')) continue;
     const full = path.join(labelRoot, e.name);
     if (e.isDirectory()) {
-      for (const file of await listImages(full)) items.push({ id: itemId(absRoot, file), path: file, label: e.name });
+      for (const file of await listImages(full)) items.push({ id: itemId(absRoot, file), path: file, label: e.name, ...located(file) });
     } else if (e.isFile() && isImageFile(e.name)) {
-      items.push({ id: itemId(absRoot, full), path: full });
+      items.push({ id: itemId(absRoot, full), path: full, ...located(full) });
     }
   }
   if (items.length === 0) throw new VisidError('E_DATASET', 'no images found (expected <root>/<label>/*.jpg)', { item: absRoot });

@@ -10,11 +10,15 @@ export interface ItemAttributes {
   lon?: number;
   utmEast?: number;
   utmNorth?: number;
+  /** UTM zone of utmEast/utmNorth, e.g. "10S". */
+  utmZone?: string;
+  /** Camera heading in degrees (CosPlace's panorama crops), when known. */
+  heading?: number;
   split?: string;
   group?: string;
 }
 
-export const ITEM_ATTRIBUTE_KEYS = ['label', 'labels', 'lat', 'lon', 'utmEast', 'utmNorth', 'split', 'group'] as const satisfies readonly (keyof ItemAttributes)[];
+export const ITEM_ATTRIBUTE_KEYS = ['label', 'labels', 'lat', 'lon', 'utmEast', 'utmNorth', 'utmZone', 'heading', 'split', 'group'] as const satisfies readonly (keyof ItemAttributes)[];
 
 export interface Item extends ItemAttributes {
   /** Stable id: the path relative to the data root, with '/' separators. */

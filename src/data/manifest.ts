@@ -3,6 +3,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parse } from 'csv-parse';
+import { parseUtmZone, utmToLatLon } from './utm.js';
 import { VisidError } from '../util/errors.js';
 import { Dataset, Item } from './item.js';
 import { itemId, resolveInsideRoot } from './paths.js';
@@ -58,6 +59,15 @@ async function rowToItem(row: Row, root: string, where: string): Promise<Item> {
     item.utmEast = east;
     item.utmNorth = north;
   }
+  const zone = optionalString(row, 'utm_zone', where);
+  if (zone !== undefined) {
+    const { zoneNumber, zoneLetter } = parseUtmZone(zone);
+    item.utmZone = `${zoneNumber}${zoneLetter}`;
+    // A manifest with UTM and its zone but no lat/lon gets them, for maps and GeoJSON.
+    if (item.lat === undefined && east !== undefined && north !== undefined) Object.assign(item, utmToLatLon(east, north, zoneNumber, zoneLetter));
+  }
+  const heading = optionalNumber(row, 'heading', where);
+  if (heading !== undefined) item.heading = ((heading % 360) + 360) % 360;
   const split = optionalString(row, 'split', where);
   if (split !== undefined) item.split = split;
   const group = optionalString(row, 'group', where);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic.js';
 import { VisidError } from '../util/errors.js';
-import { buildUntrainedModel, UNTRAINED_MODEL_NAME } from './default-model.js';
+import { buildUntrainedModel, UNTRAINED_MAP_MODEL_NAME, UNTRAINED_MODEL_NAME } from './default-model.js';
 
 /** The package's models/ folder (shipped in the repository). */
 export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models');
@@ -26,12 +26,21 @@ export async function defaultModelPath(dir = PACKAGE_MODELS_DIR): Promise<string
 
 /** Path of the untrained reference model, creating it (and its card) from its deterministic builder if needed. */
 export async function untrainedModelPath(dir = PACKAGE_MODELS_DIR): Promise<string> {
-  const onnxPath = path.join(dir, `${UNTRAINED_MODEL_NAME}.onnx`);
+  return builtModelPath(dir, UNTRAINED_MODEL_NAME, () => buildUntrainedModel());
+}
+
+/** Path of the untrained feature-map backbone (the same convolutions, no pooling), built on first use. */
+export async function untrainedFeatureMapModelPath(dir = PACKAGE_MODELS_DIR): Promise<string> {
+  return builtModelPath(dir, UNTRAINED_MAP_MODEL_NAME, () => buildUntrainedModel({ featureMap: true }));
+}
+
+async function builtModelPath(dir: string, name: string, build: () => ReturnType<typeof buildUntrainedModel>): Promise<string> {
+  const onnxPath = path.join(dir, `${name}.onnx`);
   const exists = await fs.access(onnxPath).then(() => true, () => false);
   if (!exists) {
-    const { onnx, card } = buildUntrainedModel();
+    const { onnx, card } = build();
     await fs.mkdir(dir, { recursive: true });
-    await writeFileAtomic(path.join(dir, `${UNTRAINED_MODEL_NAME}.json`), JSON.stringify(card, null, 2) + '\n');
+    await writeFileAtomic(path.join(dir, `${name}.json`), JSON.stringify(card, null, 2) + '\n');
     await writeFileAtomic(onnxPath, onnx);
   }
   return onnxPath;

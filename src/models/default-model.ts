@@ -4,6 +4,8 @@ import { IMAGENET_MEAN, IMAGENET_STD, ModelCard } from './model-card.js';
 import { gaussian, mulberry32 } from '../util/random.js';
 
 export const UNTRAINED_MODEL_NAME = 'visid-random-conv-gem-v0';
+/** The same convolutions without the pooling: a [N, 128, H/8, W/8] feature map (for GeM heads and local-feature matching). */
+export const UNTRAINED_MAP_MODEL_NAME = 'visid-random-conv-map-v0';
 
 /**
  * Builds the untrained reference network, deterministically (same bytes on every machine):
@@ -12,8 +14,9 @@ export const UNTRAINED_MODEL_NAME = 'visid-random-conv-gem-v0';
  * pooled by GeM are a known, honest baseline that separates colours and textures, not identities.
  * Input: float32 [N, 3, H, W], any H and W (multi-scale works); output `embedding` [N, 128].
  */
-export function buildUntrainedModel(): { onnx: Uint8Array; card: ModelCard } {
-  const g = new OnnxGraph(UNTRAINED_MODEL_NAME);
+export function buildUntrainedModel(options: { featureMap?: boolean } = {}): { onnx: Uint8Array; card: ModelCard } {
+  const name = options.featureMap ? UNTRAINED_MAP_MODEL_NAME : UNTRAINED_MODEL_NAME;
+  const g = new OnnxGraph(name);
   const rand = gaussian(mulberry32(20260101));
   let x = g.input('image', ['N', 3, 'H', 'W']);
   const layers: Array<[number, number, number]> = [
@@ -36,6 +39,24 @@ export function buildUntrainedModel(): { onnx: Uint8Array; card: ModelCard } {
     const pad = Math.floor(ks / 2);
     x = g.node('Conv', [x, weight], { kernel_shape: [ks, ks], strides: [2, 2], pads: [pad, pad, pad, pad] });
     x = g.node('Relu', [x]);
+  }
+  if (options.featureMap) {
+    g.node('Identity', [x], {}, ['features']);
+    g.output('features', ['N', 128, 'h', 'w']);
+    const card: ModelCard = {
+      name,
+      inputSize: [160, 160],
+      layout: 'NCHW',
+      mean: IMAGENET_MEAN,
+      std: IMAGENET_STD,
+      resize: 'shorter-crop',
+      inputName: 'image',
+      outputName: 'features',
+      description:
+        'Untrained feature-map backbone built by visid itself: the 3 seeded random convolutions + ReLU of ' +
+        `${UNTRAINED_MODEL_NAME} without pooling, [N, 128, H/8, W/8]. For GeM heads (CosPlace) and local-feature re-ranking.`,
+    };
+    return { onnx: g.toBytes(card.description), card };
   }
   // GeM: (mean over H×W of x^p)^(1/p), p = 3; clipped away from 0 so the root is defined.
   const clipped = g.node('Clip', [x, g.weight([1e-6], []), g.weight([1e6], [])]);

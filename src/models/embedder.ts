@@ -34,6 +34,8 @@ export interface EmbedOptions {
   fusion?: FusionMode;
   /** Pixel limit per image (decompression-bomb guard). */
   maxPixels?: number;
+  /** Scale every pixel value by this factor first (seed 001 §4.1: test-time darkening by 0.15). */
+  brightness?: number;
   /** Called after each batch with the number of images done in it. */
   onProgress?: (n: number) => void;
   /** When given, a bad image is reported here and skipped instead of failing the whole run. */
@@ -52,6 +54,8 @@ export interface EmbedConfig {
   flip: boolean;
   scales: number[];
   fusion: FusionMode;
+  /** Pixel scaling before the model (test-time darkening), when used. */
+  brightness?: number;
 }
 
 export class Embedder {
@@ -182,7 +186,8 @@ export class Embedder {
     if (this.fixedSpatial && scales.some((s) => s !== 1)) {
       throw new VisidError('E_MODEL', 'multi-scale needs a model with dynamic height/width inputs; this one is fixed', { item: this.modelPath });
     }
-    const specs = scales.map((s) => this.spec(s, options.maxPixels));
+    if (options.brightness !== undefined && !(options.brightness > 0 && Number.isFinite(options.brightness))) throw new VisidError('E_INPUT', `brightness factor must be a positive number, got ${options.brightness}`);
+    const specs = scales.map((s) => ({ ...this.spec(s, options.maxPixels), ...(options.brightness === undefined ? {} : { brightness: options.brightness }) }));
     const rows: Float32Array[] = [];
     const indices: number[] = [];
 

@@ -26,7 +26,7 @@ export async function embedderForGallery(gallery: Gallery, override: string | un
   return embedder;
 }
 
-export function embedConfigOfGallery(gallery: Gallery): { flip: boolean; scales: number[]; fusion: FusionMode } {
-  const c = (gallery.model.config ?? {}) as { flip?: boolean; scales?: number[]; fusion?: FusionMode };
-  return { flip: c.flip ?? false, scales: c.scales ?? [1], fusion: c.fusion ?? 'avg' };
+export function embedConfigOfGallery(gallery: Gallery): { flip: boolean; scales: number[]; fusion: FusionMode; brightness?: number } {
+  const c = (gallery.model.config ?? {}) as { flip?: boolean; scales?: number[]; fusion?: FusionMode; brightness?: number };
+  return { flip: c.flip ?? false, scales: c.scales ?? [1], fusion: c.fusion ?? 'avg', ...(c.brightness === undefined ? {} : { brightness: c.brightness }) };
 }

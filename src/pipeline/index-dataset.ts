@@ -12,6 +12,8 @@ export interface IndexOptions {
   flip?: boolean;
   scales?: number[];
   fusion?: FusionMode;
+  /** Test-time darkening (seed 001 §4.1): every pixel scaled by this factor; recorded so queries get the same. */
+  brightness?: number;
   maxPixels?: number;
   /** Items embedded and committed together (one gallery segment); smaller loses less on a stop. */
   chunkSize?: number;
@@ -41,7 +43,7 @@ export function toGalleryItem(item: Item, dataRoot: string): GalleryItem {
 
 /** The embedding settings recorded in a gallery, so queries are embedded exactly like its items. */
 export function embedConfigOf(options: IndexOptions): EmbedConfig {
-  return { flip: options.flip ?? false, scales: options.scales ?? [1], fusion: options.fusion ?? 'avg' };
+  return { flip: options.flip ?? false, scales: options.scales ?? [1], fusion: options.fusion ?? 'avg', ...(options.brightness === undefined ? {} : { brightness: options.brightness }) };
 }
 
 /** Opens `galleryDir` (or creates it) and adds every item of `dataset` not yet in it. */
@@ -54,7 +56,7 @@ export async function indexDataset(dataset: Dataset, embedder: Embedder, gallery
       throw new VisidError('E_GALLERY', `gallery was built with another model (${gallery.model.name ?? gallery.model.id.slice(0, 12)}); use a new --out folder`, { item: galleryDir });
     }
     const stored = gallery.model.config as unknown as EmbedConfig | undefined;
-    if (stored && JSON.stringify({ flip: stored.flip, scales: stored.scales, fusion: stored.fusion }) !== JSON.stringify(config)) {
+    if (stored && JSON.stringify({ flip: stored.flip, scales: stored.scales, fusion: stored.fusion, brightness: stored.brightness }) !== JSON.stringify(config)) {
       throw new VisidError('E_GALLERY', `gallery was built with other embedding options (${JSON.stringify(stored)})`, { item: galleryDir });
     }
   }
@@ -71,6 +73,7 @@ export async function indexDataset(dataset: Dataset, embedder: Embedder, gallery
       flip: config.flip,
       scales: config.scales,
       fusion: config.fusion,
+      brightness: config.brightness,
       maxPixels: options.maxPixels,
       onProgress: options.onProgress,
       onError: options.skipBad
