@@ -91,6 +91,8 @@ export async function runGeoRecipe(o: GeoRecipeOptions): Promise<GeoRecipeResult
   const train = (await part(o.root, 'train', false)) ?? database;
   checkLocated(train, 'training');
   const night = o.grl ? await part(o.root, 'night', false) : undefined;
+  const nightQueries = await part(o.root, 'queries_night', false);
+  if (nightQueries) checkLocated(nightQueries, 'night query');
   if (o.grl && !night) throw new VisidError('E_DATASET', '--grl needs target-domain images in night/', { item: o.root });
   await fs.mkdir(o.out, { recursive: true });
   const backbone = o.backbone ?? (await untrainedFeatureMapModelPath());
@@ -99,14 +101,15 @@ export async function runGeoRecipe(o: GeoRecipeOptions): Promise<GeoRecipeResult
   const K = 20;
   const steps: GeoStep[] = [];
   const score = (r: RankedHit[][]) => scoreGeo(r, queries.items, database.items, { radius: o.radius, location: o.location });
+  const scoreNight = (r: RankedHit[][]) => scoreGeo(r, nightQueries!.items, database.items, { radius: o.radius, location: o.location });
   const record = (step: string, s: GeoScores, seconds?: number) => {
-    steps.push({ step, recalls: s.recalls, medianErrorMeters: s.medianErrorMeters, queriesPerSecond: seconds ? queries.items.length / seconds : undefined });
+    steps.push({ step, recalls: s.recalls, medianErrorMeters: s.medianErrorMeters, queriesPerSecond: seconds ? s.queries.length / seconds : undefined });
     if (!o.quiet) process.stderr.write(`${step}: ${Object.entries(s.recalls).map(([n, v]) => `R@${n} ${(100 * v).toFixed(1)}`).join('  ')}  median error ${s.medianErrorMeters.toFixed(1)} m\n`);
     return s;
   };
-  const search = async (model: string, opts: { scales?: number[]; fusion?: FusionMode; brightness?: number }) => {
+  const search = async (model: string, opts: { scales?: number[]; fusion?: FusionMode; brightness?: number }, qs: Dataset = queries) => {
     const dv = await embedItems(model, database.items, { ...opts, quiet: o.quiet, label: 'embed database' });
-    const qv = await embedItems(model, queries.items, { ...opts, quiet: o.quiet, label: 'embed queries' });
+    const qv = await embedItems(model, qs.items, { ...opts, quiet: o.quiet, label: 'embed queries' });
     const dim = dv.length / database.items.length;
     const t0 = performance.now();
     const ranked = await retrieve(qv, dv, dim, ids, K);
@@ -120,7 +123,7 @@ export async function runGeoRecipe(o: GeoRecipeOptions): Promise<GeoRecipeResult
   }
   const trained = await trainGeoModel({ train, backbone, out: path.join(o.out, 'models'), grouping: o.grouping, loss: o.loss, scale: o.scale, margin: o.margin, dim: o.dim, epochs: o.epochs, views: o.views, lr: o.lr, seed: o.seed, quiet: o.quiet });
   const cos = await search(trained.model, base);
-  let final = record(`CosPlace head (${o.loss ?? 'cosface'}, ${trained.classes} classes in ${trained.groups} groups)`, score(cos.ranked), cos.seconds);
+  let final = record(`CosPlace head (${o.loss ?? 'cosface'}, ${trained.classes} classes in ${trained.groups} group${trained.groups === 1 ? '' : 's'})`, score(cos.ranked), cos.seconds);
   let best = cos;
   if (o.scales) {
     const ms = await search(trained.model, { ...base, scales: o.scales, fusion: o.fusion });
@@ -133,10 +136,21 @@ export async function runGeoRecipe(o: GeoRecipeOptions): Promise<GeoRecipeResult
     final = record(`+ re-rank: ${o.rerank === 'qe' ? 'α-query expansion' : o.rerank === 'dba' ? 'DBA + α-QE' : 'local features (mutual nearest neighbours)'}`, score(rr), best.seconds + (performance.now() - t0) / 1000);
     best = { ...best, ranked: rr };
   }
+  if (nightQueries) {
+    // Seed 001's night domain: the same model on night queries, then with test-time darkening of everything (§4.1).
+    const n = await search(trained.model, { scales: o.scales, fusion: o.fusion }, nightQueries);
+    record('night queries: CosPlace head', scoreNight(n.ranked), n.seconds);
+    const nd = await search(trained.model, { scales: o.scales, fusion: o.fusion, brightness: o.darken ?? 0.15 }, nightQueries);
+    record(`night queries: + test-time darkening ×${o.darken ?? 0.15}`, scoreNight(nd.ranked), nd.seconds);
+  }
   if (night) {
     const grl = await trainGeoModel({ train, backbone, out: path.join(o.out, 'models'), grouping: o.grouping, loss: o.loss, scale: o.scale, margin: o.margin, dim: o.dim, epochs: o.epochs, views: o.views, lr: o.lr, seed: o.seed, target: night, quiet: o.quiet });
     const g = await search(grl.model, { ...base, scales: o.scales, fusion: o.fusion });
     record(`GRL model (gradient reversal against ${night.items.length} night images)`, score(g.ranked), g.seconds);
+    if (nightQueries) {
+      const gn = await search(grl.model, { ...base, scales: o.scales, fusion: o.fusion }, nightQueries);
+      record('night queries: GRL model', scoreNight(gn.ranked), gn.seconds);
+    }
     // Seed 001 §7.2: NIF merges both lists by distance (1 − cosine); SIF puts the ids both share first, in the stronger model's order.
     const nif = best.ranked.map((hits, q) => nearestIndicesFirst(hits.map((h) => ({ id: h.id, distance: 1 - h.score })), g.ranked[q]!.map((h) => ({ id: h.id, distance: 1 - h.score })), K).map((p) => ({ id: p.id, score: 1 - p.distance })));
     record('fusion with the GRL model: Nearest Indices First', score(nif));
