@@ -6,18 +6,8 @@ import sharp from 'sharp';
 import { AugmentPipeline, type StepSpec } from '../src/augment/pipeline.js';
 import type { RgbImage } from '../src/augment/op.js';
 import { mulberry32 } from '../src/util/random.js';
-import { tempDir } from './helpers.js';
+import { noiseImage as noise, solidImage as solid, tempDir } from './helpers.js';
 
-function solid(w: number, h: number, rgb: [number, number, number]): RgbImage {
-  const data = new Uint8Array(w * h * 3);
-  for (let i = 0; i < w * h; i++) data.set(rgb, i * 3);
-  return { data, width: w, height: h };
-}
-
-function noise(w: number, h: number, seed = 1): RgbImage {
-  const r = mulberry32(seed);
-  return { data: Uint8Array.from({ length: w * h * 3 }, () => Math.floor(r() * 256)), width: w, height: h };
-}
 
 async function op(spec: StepSpec): Promise<AugmentPipeline> {
   return AugmentPipeline.create([spec]);

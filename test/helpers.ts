@@ -8,6 +8,8 @@ import { OnnxGraph } from '../src/models/onnx-graph.js';
 import { Embedder } from '../src/models/embedder.js';
 import { loadDataset } from '../src/data/load.js';
 import { indexDataset } from '../src/pipeline/index-dataset.js';
+import type { RgbImage } from '../src/images/decode.js';
+import { mulberry32 } from '../src/util/random.js';
 
 export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'visid-test-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -70,4 +72,17 @@ export async function writeColourGallery(dir: string): Promise<string> {
   await indexDataset(await loadDataset(data), embedder, gallery);
   await embedder.close();
   return gallery;
+}
+
+/** An in-memory solid-colour RGB image. */
+export function solidImage(w: number, h: number, rgb: [number, number, number]): RgbImage {
+  const data = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) data.set(rgb, i * 3);
+  return { data, width: w, height: h };
+}
+
+/** An in-memory image of seeded uniform noise. */
+export function noiseImage(w: number, h: number, seed = 1): RgbImage {
+  const r = mulberry32(seed);
+  return { data: Uint8Array.from({ length: w * h * 3 }, () => Math.floor(r() * 256)), width: w, height: h };
 }

@@ -40,17 +40,14 @@ export function buildUntrainedModel(options: { featureMap?: boolean } = {}): { o
     x = g.node('Conv', [x, weight], { kernel_shape: [ks, ks], strides: [2, 2], pads: [pad, pad, pad, pad] });
     x = g.node('Relu', [x]);
   }
+  // Both models share the input side of the card: 160×160, ImageNet normalisation, shorter side scaled and cropped.
+  const input = { inputSize: [160, 160] as [number, number], layout: 'NCHW' as const, mean: IMAGENET_MEAN, std: IMAGENET_STD, resize: 'shorter-crop' as const, inputName: 'image' };
   if (options.featureMap) {
     g.node('Identity', [x], {}, ['features']);
     g.output('features', ['N', 128, 'h', 'w']);
     const card: ModelCard = {
       name,
-      inputSize: [160, 160],
-      layout: 'NCHW',
-      mean: IMAGENET_MEAN,
-      std: IMAGENET_STD,
-      resize: 'shorter-crop',
-      inputName: 'image',
+      ...input,
       outputName: 'features',
       description:
         'Untrained feature-map backbone built by visid itself: the 3 seeded random convolutions + ReLU of ' +
@@ -67,12 +64,7 @@ export function buildUntrainedModel(options: { featureMap?: boolean } = {}): { o
   g.output('embedding', ['N', 128]);
   const card: ModelCard = {
     name: UNTRAINED_MODEL_NAME,
-    inputSize: [160, 160],
-    layout: 'NCHW',
-    mean: IMAGENET_MEAN,
-    std: IMAGENET_STD,
-    resize: 'shorter-crop',
-    inputName: 'image',
+    ...input,
     outputName: 'embedding',
     outputDim: 128,
     description:
