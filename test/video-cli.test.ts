@@ -41,7 +41,11 @@ test('visid video demo → search → eval → index resume → fuse on real pho
   assert.equal(search.code, 0, search.stderr);
   const results = JSON.parse(search.stdout) as Array<{ feature: string; number: number; ranking: Array<{ clip: string; score: number }> }>;
   assert.deepEqual(results.map((r) => r.feature), ['footwear: Sneaker', 'accessory: Bag']);
+  // The classifier's validation thresholds (in its card) mark each ranked clip detected or not.
+  const card = JSON.parse(await fs.readFile(path.join(out, 'classifier.json'), 'utf8')) as { classes: string[]; thresholds: number[] };
   for (const r of results) {
+    const t = card.thresholds[card.classes.indexOf(r.feature)]!;
+    for (const c of r.ranking as Array<{ score: number; detected?: boolean }>) assert.equal(c.detected, c.score >= t);
     assert.equal(r.ranking.length, 3);
     for (let i = 1; i < 3; i++) assert.ok(r.ranking[i - 1]!.score >= r.ranking[i]!.score);
   }

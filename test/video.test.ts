@@ -117,7 +117,8 @@ test('clip scores: max (seed), mean and top-k mean of frame scores by hand; rank
   const ranked = rankClips(ids, scores, 0);
   assert.deepEqual(ranked.map((r) => r.clip), ['b', 'a', 'c']);
   assert.deepEqual(rankClips(ids, scores, 0, 2).map((r) => r.clip), ['b', 'a']);
-  assert.equal(rankingTsv('water: flooding', ranked.slice(0, 1)), 'water: flooding\t1\tb\t0.900000\n');
+  assert.equal(rankingTsv('water: flooding', ranked.slice(0, 1)), 'water: flooding\t1\tb\t0.900000\t\n');
+  assert.equal(rankingTsv('f', [{ clip: 'b', score: 0.9, detected: true }, { clip: 'a', score: 0.5, detected: false }]), 'f\t1\tb\t0.900000\tyes\nf\t2\ta\t0.500000\tno\n');
   assert.equal(trecRun(33, ranked.slice(0, 2), 'run1'), '33 Q0 b 1 0.900000 run1\n33 Q0 a 2 0.500000 run1\n');
   assert.throws(() => trecRun(1, ranked, 'my run'), /must not contain spaces/);
 

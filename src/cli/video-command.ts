@@ -132,7 +132,7 @@ function searchCommand(): Command {
       let text: string;
       if (o.format === 'json') text = JSON.stringify(results, null, 2) + '\n';
       else if (o.format === 'trec') text = results.map((r) => trecRun(r.number, r.ranking, o.runId)).join('');
-      else text = 'feature\trank\tclip\tscore\n' + results.map((r) => rankingTsv(r.feature, r.ranking)).join('');
+      else text = 'feature\trank\tclip\tscore\tdetected\n' + results.map((r) => rankingTsv(r.feature, r.ranking)).join('');
       if (o.out) await writeFileAtomic(o.out, text);
       else process.stdout.write(text);
     });

@@ -36,6 +36,8 @@ export function aggregateClip(frameScores: Float32Array, frames: number, classes
 export interface RankedClip {
   clip: string;
   score: number;
+  /** Whether the score reaches the classifier's threshold for the class (when it has one). */
+  detected?: boolean;
 }
 
 /** Clips by decreasing score on one class (ties: clip id order, so runs are reproducible); at most k. */
@@ -47,9 +49,10 @@ export function rankClips(clipIds: string[], clipScores: Float32Array[], classIn
     .slice(0, k);
 }
 
-/** TSV: feature, rank, clip, score (one line per ranked clip). */
+/** TSV: feature, rank, clip, score, and detected (yes/no, or empty without thresholds); one line per ranked clip. */
 export function rankingTsv(feature: string, ranking: RankedClip[]): string {
-  return ranking.map((r, i) => `${feature}\t${i + 1}\t${r.clip}\t${r.score.toFixed(6)}`).join('\n') + (ranking.length ? '\n' : '');
+  const flag = (r: RankedClip) => (r.detected === undefined ? '' : r.detected ? 'yes' : 'no');
+  return ranking.map((r, i) => `${feature}\t${i + 1}\t${r.clip}\t${r.score.toFixed(6)}\t${flag(r)}`).join('\n') + (ranking.length ? '\n' : '');
 }
 
 /**

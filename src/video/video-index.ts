@@ -26,6 +26,8 @@ export interface VideoIndexMeta {
   classes: string[];
   model: { file: string; sha256: string } | { fused: Array<{ index: string; weight: number }> };
   sampling: { fps?: number; shots?: number; segment?: number };
+  /** The classifier's per-class decision thresholds (from validation), when it has them; a fused index has none. */
+  thresholds?: number[];
   /** Total frame rows in scores.npy that belong to clips. */
   rows: number;
   clips: ClipEntry[];
@@ -125,11 +127,13 @@ export class VideoIndex {
     return this.meta.clips.map((clip) => aggregateClip(this.frameScores(clip), clip.frames, this.meta.classes.length, how));
   }
 
-  /** The top-k clips of one class. */
+  /** The top-k clips of one class; with thresholds, each marked detected when its score reaches the class's threshold. */
   search(classIndex: number, k: number, how: ClipAggregation = { kind: 'max' }): RankedClip[] {
     const withFrames = this.meta.clips.filter((c) => c.frames > 0);
     const scores = withFrames.map((clip) => aggregateClip(this.frameScores(clip), clip.frames, this.meta.classes.length, how));
-    return rankClips(withFrames.map((c) => c.id), scores, classIndex, k);
+    const ranked = rankClips(withFrames.map((c) => c.id), scores, classIndex, k);
+    const t = this.meta.thresholds?.[classIndex];
+    return t === undefined ? ranked : ranked.map((r) => ({ ...r, detected: r.score >= t }));
   }
 }
 
@@ -186,7 +190,7 @@ export async function indexVideos(videos: string[], modelPath: string, out: stri
       if (!('sha256' in m) || m.sha256 !== classifier.modelId) throw new VisidError('E_MODEL', 'the index was built with another model; write to a new index', { item: out });
       if (JSON.stringify(index.meta.sampling) !== JSON.stringify(sampling)) throw new VisidError('E_INPUT', `the index samples ${JSON.stringify(index.meta.sampling)}, not ${JSON.stringify(sampling)}`, { item: out });
     } else {
-      index = await VideoIndex.create(out, { classes: classifier.classes, model: { file: path.resolve(modelPath), sha256: classifier.modelId }, sampling });
+      index = await VideoIndex.create(out, { classes: classifier.classes, model: { file: path.resolve(modelPath), sha256: classifier.modelId }, sampling, ...(classifier.thresholds ? { thresholds: classifier.thresholds } : {}) });
     }
     const done = new Set(index.clips.map((c) => c.video));
     const todo = videos.filter((v) => !done.has(path.resolve(v)));
