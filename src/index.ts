@@ -101,3 +101,5 @@ export { trainGeoModel, embedItems, retrieve, rerank, scoreGeo } from './pipelin
 export { runGeoRecipe, type GeoRecipeOptions, type GeoRecipeResult } from './recipes/geo.js';
 export { writeGeoDemo } from './demo/geo.js';
 export { untrainedFeatureMapModelPath } from './models/default-files.js';
+export { buildMobileNetV1Model, readTfjsWeights, MOBILENET_GEM_MODEL_NAME, MOBILENET_MAP_MODEL_NAME } from './models/mobilenet-v1.js';
+export { mobileNetModelPath } from './models/default-files.js';

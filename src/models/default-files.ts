@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic.js';
 import { VisidError } from '../util/errors.js';
 import { buildUntrainedModel, UNTRAINED_MAP_MODEL_NAME, UNTRAINED_MODEL_NAME } from './default-model.js';
+import { buildMobileNetV1Model, MOBILENET_GEM_MODEL_NAME, MOBILENET_MAP_MODEL_NAME } from './mobilenet-v1.js';
 
 /** The package's models/ folder (shipped in the repository). */
 export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models');
@@ -34,11 +35,19 @@ export async function untrainedFeatureMapModelPath(dir = PACKAGE_MODELS_DIR): Pr
   return builtModelPath(dir, UNTRAINED_MAP_MODEL_NAME, () => buildUntrainedModel({ featureMap: true }));
 }
 
-async function builtModelPath(dir: string, name: string, build: () => ReturnType<typeof buildUntrainedModel>): Promise<string> {
+/**
+ * Path of the MobileNetV1 backbone rebuilt from face-api's SSD weights (feature map, or GeM-pooled 1024-d), built on
+ * first use from the @vladmandic/face-api npm package (13 MB; not kept in the repository).
+ */
+export async function mobileNetModelPath(options: { pooled?: boolean } = {}, dir = PACKAGE_MODELS_DIR): Promise<string> {
+  return builtModelPath(dir, options.pooled ? MOBILENET_GEM_MODEL_NAME : MOBILENET_MAP_MODEL_NAME, () => buildMobileNetV1Model(options));
+}
+
+async function builtModelPath(dir: string, name: string, build: () => { onnx: Uint8Array; card: unknown } | Promise<{ onnx: Uint8Array; card: unknown }>): Promise<string> {
   const onnxPath = path.join(dir, `${name}.onnx`);
   const exists = await fs.access(onnxPath).then(() => true, () => false);
   if (!exists) {
-    const { onnx, card } = build();
+    const { onnx, card } = await build();
     await fs.mkdir(dir, { recursive: true });
     await writeFileAtomic(path.join(dir, `${name}.json`), JSON.stringify(card, null, 2) + '\n');
     await writeFileAtomic(onnxPath, onnx);
