@@ -136,7 +136,7 @@ export interface RerankOptions {
   /** Neighbours for α-QE / DBA (default 2), α (default 3). */
   k?: number;
   alpha?: number;
-  /** Local re-ranking: candidates re-ordered (default 20), the feature-map backbone, pooling, min similarity. */
+  /** Local re-ranking: candidates re-ordered (default 20), the feature-map backbone, pooling (default: ~100 positions), min similarity. */
   candidates?: number;
   backbone?: string;
   pool?: number;
@@ -146,7 +146,7 @@ export interface RerankOptions {
 }
 
 /** Feature-map local descriptors of images, by id (computed once). */
-async function localFeatures(backbone: string, items: readonly Item[], pool: number, brightness?: number, threads?: number): Promise<Map<string, LocalDescriptors>> {
+async function localFeatures(backbone: string, items: readonly Item[], pool: number | undefined, brightness?: number, threads?: number): Promise<Map<string, LocalDescriptors>> {
   const embedder = await Embedder.load(backbone, { normalize: false, threads });
   try {
     const out = new Map<string, LocalDescriptors>();
@@ -156,7 +156,9 @@ async function localFeatures(backbone: string, items: readonly Item[], pool: num
       const shape = embedder.outputShape;
       if (!shape || shape.length !== 3) throw new VisidError('E_MODEL', `local re-ranking needs a feature-map backbone ([C, H, W] output), this one gives [${shape ?? '?'}]`, { item: backbone });
       const [c, h, w] = shape as [number, number, number];
-      part.forEach((it, i) => out.set(it.id, localDescriptors(res.vectors.subarray(i * c * h * w, (i + 1) * c * h * w), c, h, w, pool)));
+      // Default pooling keeps about 100 positions per image, so matching stays affordable.
+      const p = pool ?? Math.max(1, Math.round(Math.sqrt((h * w) / 100)));
+      part.forEach((it, i) => out.set(it.id, localDescriptors(res.vectors.subarray(i * c * h * w, (i + 1) * c * h * w), c, h, w, p)));
     }
     return out;
   } finally {
@@ -180,8 +182,8 @@ export async function rerank(o: RerankOptions, queries: { items: readonly Item[]
   const n = o.candidates ?? 20;
   const wanted = new Set(initial.flatMap((hits) => hits.slice(0, n).map((h) => h.id)));
   const byId = new Map(database.items.map((it) => [it.id, it]));
-  const dbLocal = await localFeatures(o.backbone, [...wanted].map((id) => byId.get(id)!), o.pool ?? 2, o.brightness, o.threads);
-  const qLocal = await localFeatures(o.backbone, queries.items, o.pool ?? 2, o.brightness, o.threads);
+  const dbLocal = await localFeatures(o.backbone, [...wanted].map((id) => byId.get(id)!), o.pool, o.brightness, o.threads);
+  const qLocal = await localFeatures(o.backbone, queries.items, o.pool, o.brightness, o.threads);
   return initial.map((hits, q) => {
     const head = rerankByLocalMatches(qLocal.get(queries.items[q]!.id)!, hits.slice(0, n), (id) => dbLocal.get(id)!, o.minSimilarity ?? 0);
     return [...head.map(({ id, score }) => ({ id, score })), ...hits.slice(n)];

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../data/load.js';
 import type { Dataset } from '../data/item.js';
-import { untrainedFeatureMapModelPath, untrainedModelPath } from '../models/default-files.js';
+import { mobileNetModelPath, untrainedFeatureMapModelPath, untrainedModelPath } from '../models/default-files.js';
 import { embedItems, rerank, retrieve, scoreGeo, trainGeoModel, type GeoScores, type RankedHit, type RerankKind } from '../pipeline/geo.js';
 import type { CosPlaceGrouping, CosPlaceLossName } from '../train/cosplace.js';
 import { nearestIndicesFirst, sharedIndicesFirst } from '../search/prediction-fusion.js';
@@ -17,7 +17,7 @@ export interface GeoRecipeOptions {
   /** database/ and queries/ (folders of CosPlace-named images, or database.csv / queries.csv manifests); train/ and night/ optional. */
   root: string;
   out: string;
-  /** Feature-map ONNX backbone (default: visid's untrained random-conv map); `baseline` its pooled counterpart. */
+  /** Feature-map ONNX backbone: a file, 'mobilenet' (default: face-api's trained MobileNetV1) or 'random-conv' (untrained); `baseline` its pooled counterpart. */
   backbone?: string;
   baseline?: string;
   epochs?: number;
@@ -95,8 +95,9 @@ export async function runGeoRecipe(o: GeoRecipeOptions): Promise<GeoRecipeResult
   if (nightQueries) checkLocated(nightQueries, 'night query');
   if (o.grl && !night) throw new VisidError('E_DATASET', '--grl needs target-domain images in night/', { item: o.root });
   await fs.mkdir(o.out, { recursive: true });
-  const backbone = o.backbone ?? (await untrainedFeatureMapModelPath());
-  const baseline = o.baseline ?? (o.backbone ? undefined : await untrainedModelPath());
+  const named = o.backbone ?? 'mobilenet';
+  const backbone = named === 'mobilenet' ? await mobileNetModelPath() : named === 'random-conv' ? await untrainedFeatureMapModelPath() : named;
+  const baseline = o.baseline ?? (named === 'mobilenet' ? await mobileNetModelPath({ pooled: true }) : named === 'random-conv' ? await untrainedModelPath() : undefined);
   const ids = database.items.map((it) => it.id);
   const K = 20;
   const steps: GeoStep[] = [];
@@ -119,7 +120,7 @@ export async function runGeoRecipe(o: GeoRecipeOptions): Promise<GeoRecipeResult
 
   if (baseline) {
     const b = await search(baseline, base);
-    record(`baseline: backbone + GeM, untrained${o.darken ? `, darkened ×${o.darken}` : ''}`, score(b.ranked), b.seconds);
+    record(`baseline: backbone + GeM, no head${o.darken ? `, darkened ×${o.darken}` : ''}`, score(b.ranked), b.seconds);
   }
   const trained = await trainGeoModel({ train, backbone, out: path.join(o.out, 'models'), grouping: o.grouping, loss: o.loss, scale: o.scale, margin: o.margin, dim: o.dim, epochs: o.epochs, views: o.views, lr: o.lr, seed: o.seed, quiet: o.quiet });
   const cos = await search(trained.model, base);
