@@ -10,7 +10,7 @@ import { writeCopyBenchmark } from '../src/demo/copy-detection.js';
 import type { StepSpec } from '../src/augment/pipeline.js';
 import { loadDataset } from '../src/data/load.js';
 import { Embedder } from '../src/models/embedder.js';
-import { untrainedModelPath, defaultModelPath } from '../src/models/default-files.js';
+import { untrainedModelPath, defaultModelPath, mobileNetModelPath } from '../src/models/default-files.js';
 import { indexDataset } from '../src/pipeline/index-dataset.js';
 import { copyDetect, ISC_SCALES } from '../src/pipeline/copy-detect.js';
 import { microAveragePrecision, readTruthCsv, recallAtPrecision, type CopyMatch } from '../src/eval/copy-detection.js';
@@ -94,6 +94,8 @@ if (!('speed-only' in opts)) {
   await chain('random-conv GeM backbone', backbone);
   // The default model takes 28×28 inputs only: one scale.
   await chain('Fashion-MNIST default CNN', await defaultModelPath(), false);
+  // A trained backbone that installs offline: face-api's SSD MobileNetV1 (WIDER FACE) + GeM, 1024-d.
+  await chain('MobileNetV1 GeM (face-api SSD, trained)', await mobileNetModelPath({ pooled: true }));
 
   // Trained heads on the random-conv backbone: every training tile its own class, K views through the copy edits
   // (their overlays drawn from the background photos), warm-up + cosine (seed 004 eq. 3), 256-d output.
