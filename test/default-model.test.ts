@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { buildUntrainedModel, UNTRAINED_MODEL_NAME, Embedder } from '../src/index.js';
 import { UNTRAINED_MAP_MODEL_NAME } from '../src/models/default-model.js';
-import { PACKAGE_MODELS_DIR } from '../src/models/default-files.js';
+import { PACKAGE_MODELS_DIR, untrainedModelPath } from '../src/models/default-files.js';
 import { tempDir, writeSolid } from './helpers.js';
 
 test('the shipped untrained reference model is exactly what its builder makes (deterministic)', async () => {
@@ -51,5 +51,23 @@ test('the feature-map backbone is the reference model without its pooling: GeM (
   } finally {
     await mapModel.close();
     await pooled.close();
+  }
+});
+
+test('a model that cannot be written into a read-only package folder is built into the user cache instead', async (t) => {
+  // /sys refuses new folders even to root, so it stands in for a read-only global install.
+  if (!(await fs.access('/sys').then(() => true, () => false))) return t.skip('no /sys here');
+  const cache = tempDir(t);
+  const before = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = cache;
+  try {
+    const file = await untrainedModelPath('/sys/visid-read-only-models');
+    assert.equal(file, path.join(cache, 'visid', 'models', `${UNTRAINED_MODEL_NAME}.onnx`));
+    assert.ok(Buffer.from(buildUntrainedModel().onnx).equals(await fs.readFile(file)));
+    // Found there the next time, without building.
+    assert.equal(await untrainedModelPath('/sys/visid-read-only-models'), file);
+  } finally {
+    if (before === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = before;
   }
 });

@@ -1,5 +1,6 @@
 // Where the shipped models live: the trained default (committed weights) and the untrained reference (built on first use).
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -43,14 +44,30 @@ export async function mobileNetModelPath(options: { pooled?: boolean } = {}, dir
   return builtModelPath(dir, options.pooled ? MOBILENET_GEM_MODEL_NAME : MOBILENET_MAP_MODEL_NAME, () => buildMobileNetV1Model(options));
 }
 
+/** Where built models go when the package folder is read-only (a global install): the user's cache. */
+export function userModelCacheDir(): string {
+  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'visid', 'models');
+}
+
 async function builtModelPath(dir: string, name: string, build: () => { onnx: Uint8Array; card: unknown } | Promise<{ onnx: Uint8Array; card: unknown }>): Promise<string> {
+  const exists = (p: string) => fs.access(p).then(() => true, () => false);
   const onnxPath = path.join(dir, `${name}.onnx`);
-  const exists = await fs.access(onnxPath).then(() => true, () => false);
-  if (!exists) {
-    const { onnx, card } = await build();
-    await fs.mkdir(dir, { recursive: true });
-    await writeFileAtomic(path.join(dir, `${name}.json`), JSON.stringify(card, null, 2) + '\n');
-    await writeFileAtomic(onnxPath, onnx);
+  if (await exists(onnxPath)) return onnxPath;
+  const cached = path.join(userModelCacheDir(), `${name}.onnx`);
+  if (await exists(cached)) return cached;
+  const { onnx, card } = await build();
+  const write = async (target: string) => {
+    await fs.mkdir(target, { recursive: true });
+    // The card first: a model file is only ever found beside its card.
+    await writeFileAtomic(path.join(target, `${name}.json`), JSON.stringify(card, null, 2) + '\n');
+    await writeFileAtomic(path.join(target, `${name}.onnx`), onnx);
+    return path.join(target, `${name}.onnx`);
+  };
+  try {
+    return await write(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
+    return write(userModelCacheDir());
   }
-  return onnxPath;
 }
