@@ -36,8 +36,12 @@ function show(step: string, ranked: RankedHit[][], qs: Dataset = queries, qps?: 
   console.log(`${step.padEnd(62)} R@1 ${(100 * s.recalls[1]!).toFixed(1).padStart(5)}  R@5 ${(100 * s.recalls[5]!).toFixed(1).padStart(5)}  median error ${s.medianErrorMeters.toFixed(1).padStart(6)} m${qps ? `  ${qps.toFixed(0)} queries/s` : ''}`);
 }
 
+/** Database descriptors by model and options: the day and night steps of one model share them. */
+const databaseVectors = new Map<string, Promise<Float32Array>>();
 async function embedBoth(model: string, o: { scales?: number[]; fusion?: FusionMode; brightness?: number } = {}, qs: Dataset = queries) {
-  const dv = await embedItems(model, database.items, { ...o, quiet: true });
+  const key = JSON.stringify([model, o.scales, o.fusion, o.brightness]);
+  if (!databaseVectors.has(key)) databaseVectors.set(key, embedItems(model, database.items, { ...o, quiet: true }));
+  const dv = await databaseVectors.get(key)!;
   const qv = await embedItems(model, qs.items, { ...o, quiet: true });
   return { dv, qv, dim: dv.length / database.items.length };
 }

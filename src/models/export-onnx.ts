@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
 import { OnnxGraph } from './onnx-graph.js';
 import type { EmbeddingNet } from './networks.js';
-import type { ModelCard } from './model-card.js';
+import { loadCard, type ModelCard } from './model-card.js';
 
 /** What a trained model's card records beyond the preprocessing: how it was made. */
 export interface TrainedCardExtras {
@@ -72,6 +72,15 @@ export function multiLabelClassifierToOnnx(net: EmbeddingNet, backboneBytes: Uin
   g.node('Sigmoid', [logits], {}, ['visid_scores']);
   g.output('visid_scores', ['N', (net.spec as { embeddingDim: number }).embeddingDim]);
   return g.appendTo(backboneBytes, `visid multi-label classifier on ${name}`);
+}
+
+/**
+ * The input side of a backbone's card (size, layout, normalisation, resize, input name), for a model that appends
+ * layers to that backbone: the new model takes exactly the backbone's input.
+ */
+export async function backboneInputCard(backbone: string): Promise<Pick<ModelCard, 'inputSize' | 'layout' | 'mean' | 'std' | 'resize' | 'inputName'>> {
+  const { inputSize, layout, mean, std, resize, inputName } = await loadCard(backbone);
+  return { inputSize, layout, mean, std, resize, ...(inputName ? { inputName } : {}) };
 }
 
 /** Writes `<out>.onnx` and `<out>.json` atomically; returns the .onnx path. */

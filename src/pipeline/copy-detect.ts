@@ -48,13 +48,9 @@ export interface CopyDetectResult {
   embedSeconds: number;
 }
 
-async function isGallery(dir: string): Promise<boolean> {
-  return Gallery.exists(dir);
-}
-
 /** Descriptors of a gallery, or of a folder embedded with the reference gallery's model. */
 async function descriptors(source: string, refs: Gallery, o: CopyDetectOptions, what: string): Promise<DescriptorSet> {
-  if (await isGallery(source)) {
+  if (await Gallery.exists(source)) {
     const g = await Gallery.open(source);
     if (g.model.id !== refs.model.id) throw new VisidError('E_MODEL', `${what} gallery was built with another model (${g.model.name ?? g.model.id.slice(0, 12)}) than the references (${refs.model.name ?? refs.model.id.slice(0, 12)})`, { item: source });
     return { ids: g.items.map((it) => it.id), vectors: g.vectors };
@@ -81,7 +77,7 @@ async function descriptors(source: string, refs: Gallery, o: CopyDetectOptions, 
 
 /** Paths and ids of a gallery's items (resolved against its data root) or of an image folder. */
 async function imageList(source: string, root?: string): Promise<Dataset['items']> {
-  if (await isGallery(source)) {
+  if (await Gallery.exists(source)) {
     const g = await Gallery.open(source);
     return g.items.map((it) => {
       if (!it.path) throw new VisidError('E_INPUT', `gallery item has no image path to hash`, { item: it.id });
@@ -113,7 +109,7 @@ export async function copyDetect(o: CopyDetectOptions): Promise<CopyDetectResult
     const matches = matchHashes(queries, refs, k);
     return { matches, queries: queries.ids.length, references: refs.ids.length, embedSeconds: (t1 - t0) / 1000, matchSeconds: (performance.now() - t1) / 1000 };
   }
-  if (!(await isGallery(o.refs))) throw new VisidError('E_INPUT', 'references must be a gallery made by `visid index` (or use --hash on an image folder)', { item: o.refs });
+  if (!(await Gallery.exists(o.refs))) throw new VisidError('E_INPUT', 'references must be a gallery made by `visid index` (or use --hash on an image folder)', { item: o.refs });
   const refs = await Gallery.open(o.refs);
   const t0 = performance.now();
   const queries = await descriptors(o.queries, refs, o, 'query');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dataset, Item } from '../data/item.js';
 import { Embedder } from '../models/embedder.js';
-import { headOnBackboneToOnnx, sha256, writeTrainedModel } from '../models/export-onnx.js';
+import { backboneInputCard, headOnBackboneToOnnx, sha256, writeTrainedModel } from '../models/export-onnx.js';
 import { AugmentPipeline } from '../augment/pipeline.js';
 import { cachedFeatures } from '../train/data.js';
 import { cosplaceClasses, trainCosPlaceHead, type CosPlaceGrouping, type CosPlaceLossName } from '../train/cosplace.js';
@@ -71,12 +71,10 @@ export async function trainGeoModel(o: GeoTrainOptions): Promise<{ model: string
     onEpoch: () => progress.tick(1),
   });
   progress.done();
-  const backboneCard = JSON.parse(await fs.readFile(o.backbone.replace(/\.onnx$/i, '') + '.json', 'utf8').catch(() => '{}')) as Record<string, unknown>;
   const name = `cosplace-${o.loss ?? 'cosface'}${o.target ? '-grl' : ''}`;
   const model = path.join(o.out, `${name}.onnx`);
-  const { outputName: _o, outputDim: _d, description: _desc, ...inherited } = backboneCard;
   await writeTrainedModel(model, headOnBackboneToOnnx(net, backboneBytes, name), {
-    ...(inherited as object),
+    ...(await backboneInputCard(o.backbone)),
     name,
     outputName: 'visid_descriptor',
     outputDim: o.dim ?? 128,
@@ -84,7 +82,7 @@ export async function trainGeoModel(o: GeoTrainOptions): Promise<{ model: string
     net: net.spec,
     backbone: { file: path.basename(o.backbone), sha256: sha },
     training: { epochs, views, grouping: o.grouping ?? {}, loss: o.loss ?? 'cosface', images: o.train.items.length, target: o.target?.items.length ?? 0 },
-  } as never);
+  });
   return { model, classes: classes.groups.flat().length, groups, history };
 }
 

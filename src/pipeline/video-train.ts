@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Embedder } from '../models/embedder.js';
-import { multiLabelClassifierToOnnx, sha256, writeTrainedModel } from '../models/export-onnx.js';
+import { backboneInputCard, multiLabelClassifierToOnnx, sha256, writeTrainedModel } from '../models/export-onnx.js';
 import { initTf, type TrainBackend } from '../tf/runtime.js';
 import { trainMultiLabelHead, type MultiLabelLossSpec, type MultiLabelEpoch, type MultiLabelHeadKind } from '../train/multilabel.js';
 import { resolveInsideRoot } from '../data/paths.js';
@@ -110,15 +110,12 @@ export async function trainVideoClassifier(o: VideoTrainOptions): Promise<VideoT
     onEpoch: o.onEpoch,
   });
   const backboneBytes = new Uint8Array(await fs.readFile(o.backbone));
-  const backboneCard = JSON.parse(await fs.readFile(o.backbone.replace(/\.onnx$/i, '') + '.json', 'utf8').catch(() => '{}')) as Record<string, unknown>;
   const name = path.basename(o.out).replace(/\.onnx$/i, '');
   const bytes = multiLabelClassifierToOnnx(result.net, backboneBytes, name);
-  const { inputName, ...inherited } = backboneCard;
   const extras: ClassifierCardExtras = { task: 'multi-label', classes: set.names, thresholds: result.thresholds, noneClasses: set.classes.map((c) => c.none) };
   const out = o.out.toLowerCase().endsWith('.onnx') ? o.out : `${o.out}.onnx`;
   await writeTrainedModel(out, bytes, {
-    ...(inherited as object),
-    ...(inputName ? { inputName } : {}),
+    ...(await backboneInputCard(o.backbone)),
     name,
     outputName: 'visid_scores',
     outputDim: classes,
@@ -127,6 +124,6 @@ export async function trainVideoClassifier(o: VideoTrainOptions): Promise<VideoT
     net: result.net.spec,
     backbone: { file: path.basename(o.backbone), sha256: sha256(backboneBytes) },
     training: { loss: o.loss, epochs: o.epochs ?? 30, train: trainIdx.length, val: valIdx.length, valLrap: result.valLrap, bestEpoch: result.bestEpoch, annotations: path.basename(o.annotations) },
-  } as never);
+  });
   return { model: out, classes: set.names, train: trainIdx.length, val: valIdx.length, valLrap: result.valLrap, thresholds: result.thresholds, bestEpoch: result.bestEpoch, history: result.history };
 }

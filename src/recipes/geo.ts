@@ -108,8 +108,12 @@ export async function runGeoRecipe(o: GeoRecipeOptions): Promise<GeoRecipeResult
     if (!o.quiet) process.stderr.write(`${step}: ${Object.entries(s.recalls).map(([n, v]) => `R@${n} ${(100 * v).toFixed(1)}`).join('  ')}  median error ${s.medianErrorMeters.toFixed(1)} m\n`);
     return s;
   };
+  // Database descriptors by model and embedding options: day and night queries of one model share them.
+  const databaseVectors = new Map<string, Promise<Float32Array>>();
   const search = async (model: string, opts: { scales?: number[]; fusion?: FusionMode; brightness?: number }, qs: Dataset = queries) => {
-    const dv = await embedItems(model, database.items, { ...opts, quiet: o.quiet, label: 'embed database' });
+    const key = JSON.stringify([model, opts.scales, opts.fusion, opts.brightness]);
+    if (!databaseVectors.has(key)) databaseVectors.set(key, embedItems(model, database.items, { ...opts, quiet: o.quiet, label: 'embed database' }));
+    const dv = await databaseVectors.get(key)!;
     const qv = await embedItems(model, qs.items, { ...opts, quiet: o.quiet, label: 'embed queries' });
     const dim = dv.length / database.items.length;
     const t0 = performance.now();

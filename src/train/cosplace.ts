@@ -155,9 +155,9 @@ export async function trainCosPlaceHead(
   const epochs = o.epochs ?? 10 * classes.groups.length;
   const history: Array<{ epoch: number; group: number; loss: number; seconds: number }> = [];
   const sampleShape = features.shape;
-  const rowsOf = (rows: number[]) => {
+  const rowsOf = (rows: number[], vectors = features.vectors) => {
     const x = new Float32Array(rows.length * per);
-    rows.forEach((r, i) => x.set(features.vectors.subarray(r * per, (r + 1) * per), i * per));
+    rows.forEach((r, i) => x.set(vectors.subarray(r * per, (r + 1) * per), i * per));
     return tf.tensor(x, [rows.length, ...sampleShape]);
   };
   try {
@@ -182,7 +182,7 @@ export async function trainCosPlaceHead(
         const part = rows.slice(s, s + batch);
         const targetRows = o.target ? Array.from({ length: Math.max(1, Math.floor(part.length / 4)) }, () => Math.floor(random() * o.target!.count)) : [];
         const x = rowsOf(part.map((p) => p.row));
-        const xt = o.target && targetRows.length ? tf.tensor(Float32Array.from(targetRows.flatMap((r) => [...o.target!.vectors.subarray(r * per, (r + 1) * per)])), [targetRows.length, ...sampleShape]) : undefined;
+        const xt = o.target && targetRows.length ? rowsOf(targetRows, o.target.vectors) : undefined;
         const labels = adversarial
           ? tf.tensor2d(Int32Array.from([...part.flatMap((p) => [p.label, 0]), ...targetRows.flatMap(() => [-1, 1])]), [part.length + targetRows.length, 2], 'int32')
           : tf.tensor1d(Int32Array.from(part.map((p) => p.label)), 'int32');

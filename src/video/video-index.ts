@@ -37,12 +37,30 @@ const META = 'index.json';
 const SCORES = 'scores.npy';
 
 export class VideoIndex {
+  /** Scores appended since they were last joined: appending many videos then costs one copy, not one per video. */
+  private pending: Float32Array[] = [];
+
   private constructor(
     readonly dir: string,
     readonly meta: VideoIndexMeta,
-    /** Row-major rows × classes frame scores. */
-    public scores: Float32Array,
+    private joined: Float32Array,
   ) {}
+
+  /** Row-major rows × classes frame scores. */
+  get scores(): Float32Array {
+    if (this.pending.length) {
+      const all = new Float32Array(this.joined.length + this.pending.reduce((s, p) => s + p.length, 0));
+      all.set(this.joined);
+      let at = this.joined.length;
+      for (const p of this.pending) {
+        all.set(p, at);
+        at += p.length;
+      }
+      this.joined = all;
+      this.pending = [];
+    }
+    return this.joined;
+  }
 
   get classes(): string[] {
     return this.meta.classes;
@@ -104,10 +122,7 @@ export class VideoIndex {
     for (const clip of clips) {
       if (this.meta.clips.some((x) => x.id === clip.id)) throw new VisidError('E_DUPLICATE', 'clip is already in the index', { item: clip.id });
     }
-    const next = new Float32Array(this.scores.length + frameScores.length);
-    next.set(this.scores);
-    next.set(frameScores, this.scores.length);
-    this.scores = next;
+    this.pending.push(frameScores.slice());
     let start = this.meta.rows;
     for (const clip of clips) {
       this.meta.clips.push({ ...clip, start });
@@ -163,8 +178,8 @@ export function clipIdOf(file: string): string {
 
 /**
  * Classifies every sampled frame of each video and appends them to the index at `out` (created with the model's
- * classes if missing). Videos whose clips are already there are skipped, so re-running resumes; the index is saved
- * after every video.
+ * classes if missing). Videos whose clips are already there are skipped, so re-running resumes; the index is saved every
+ * 30 s, at the end, and when a video fails (a stop loses at most 30 s of work).
  */
 export async function indexVideos(videos: string[], modelPath: string, out: string, o: IndexVideosOptions = {}): Promise<IndexVideosSummary> {
   if (videos.length === 0) throw new VisidError('E_INPUT', 'no videos to index');
@@ -200,51 +215,63 @@ export async function indexVideos(videos: string[], modelPath: string, out: stri
     const progress = createProgress({ label: 'video index', total: Math.max(1, expected), unit: 'frames', quiet: o.quiet });
     const batchSize = o.batch ?? 32;
     const { width, height, resize } = classifier.input;
-    for (const video of todo) {
-      const parts: Float32Array[] = [];
-      const times: number[] = [];
-      let pending: Uint8Array[] = [];
-      const flush = async () => {
-        if (pending.length === 0) return;
-        parts.push(await classifier.classify(pending, pending.map((_, i) => `${video} frame ${times.length - pending.length + i}`)));
-        progress.tick(pending.length);
-        pending = [];
-      };
-      for await (const frame of decodeFrames(video, { width, height, resize, fps: o.fps ?? 10, shots: o.shots })) {
-        pending.push(frame.rgb);
-        times.push(frame.time);
-        if (pending.length >= batchSize) await flush();
-      }
-      await flush();
-      if (times.length === 0) throw new VisidError('E_INPUT', 'no frames decoded', { item: video });
-      const c = classifier.classes.length;
-      const scores = new Float32Array(times.length * c);
-      let off = 0;
-      for (const p of parts) {
-        scores.set(p, off);
-        off += p.length;
-      }
-      const id = clipIdOf(video);
-      const abs = path.resolve(video);
-      if (o.segment === undefined) {
-        index.append([{ id, video: abs, frames: times.length, times }], scores);
-      } else {
-        // Frames are in time order; a segment is a run of frames with the same ⌊time / segment⌋.
-        const clips: Array<Omit<ClipEntry, 'start'>> = [];
-        for (let i = 0; i < times.length; i++) {
-          const seg = Math.floor(times[i]! / o.segment);
-          const cid = `${id}_${String(seg).padStart(4, '0')}`;
-          const last = clips[clips.length - 1];
-          if (last && last.id === cid) {
-            last.frames++;
-            last.times.push(times[i]!);
-          } else clips.push({ id: cid, video: abs, frames: 1, times: [times[i]!] });
+    // Saving rewrites the whole index, so it happens every 30 s (and at the end, or when a video fails), not per video.
+    let lastSave = performance.now();
+    let unsaved = false;
+    try {
+      for (const video of todo) {
+        const parts: Float32Array[] = [];
+        const times: number[] = [];
+        let pending: Uint8Array[] = [];
+        const flush = async () => {
+          if (pending.length === 0) return;
+          parts.push(await classifier.classify(pending, pending.map((_, i) => `${video} frame ${times.length - pending.length + i}`)));
+          progress.tick(pending.length);
+          pending = [];
+        };
+        for await (const frame of decodeFrames(video, { width, height, resize, fps: o.fps ?? 10, shots: o.shots })) {
+          pending.push(frame.rgb);
+          times.push(frame.time);
+          if (pending.length >= batchSize) await flush();
         }
-        index.append(clips, scores);
+        await flush();
+        if (times.length === 0) throw new VisidError('E_INPUT', 'no frames decoded', { item: video });
+        const c = classifier.classes.length;
+        const scores = new Float32Array(times.length * c);
+        let off = 0;
+        for (const p of parts) {
+          scores.set(p, off);
+          off += p.length;
+        }
+        const id = clipIdOf(video);
+        const abs = path.resolve(video);
+        if (o.segment === undefined) {
+          index.append([{ id, video: abs, frames: times.length, times }], scores);
+        } else {
+          // Frames are in time order; a segment is a run of frames with the same ⌊time / segment⌋.
+          const clips: Array<Omit<ClipEntry, 'start'>> = [];
+          for (let i = 0; i < times.length; i++) {
+            const seg = Math.floor(times[i]! / o.segment);
+            const cid = `${id}_${String(seg).padStart(4, '0')}`;
+            const last = clips[clips.length - 1];
+            if (last && last.id === cid) {
+              last.frames++;
+              last.times.push(times[i]!);
+            } else clips.push({ id: cid, video: abs, frames: 1, times: [times[i]!] });
+          }
+          index.append(clips, scores);
+        }
+        unsaved = true;
+        frames += times.length;
+        added++;
+        if (performance.now() - lastSave > 30_000) {
+          await index.save();
+          lastSave = performance.now();
+          unsaved = false;
+        }
       }
-      await index.save();
-      frames += times.length;
-      added++;
+    } finally {
+      if (unsaved) await index.save();
     }
     progress.done();
   } finally {
