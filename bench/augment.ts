@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AugmentPipeline, type StepSpec } from '../src/augment/pipeline.js';
 import { decodeRgb } from '../src/images/decode.js';
-import { hotelIdTrainPipeline } from '../src/recipes/hotel-id.js';
+import { hotelIdTrainPipeline } from '../src/jobs/hotel-id/recipe.js';
 import { flags, median } from './common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { decodeRgb } from '../src/images/decode.js';
-import { FaceSystem, EmbedFaceOptions } from '../src/face/faces.js';
-import { readCsvPairs } from '../src/face/pairs.js';
-import { cosine, detectInFile, FACE_MODEL, verifyFiles } from '../src/face/service.js';
-import { facesOfPhotos } from '../src/face/face-pool.js';
+import { FaceSystem, EmbedFaceOptions } from '../src/jobs/faces/faces.js';
+import { readCsvPairs } from '../src/jobs/faces/pairs.js';
+import { cosine, detectInFile, FACE_MODEL, verifyFiles } from '../src/jobs/faces/service.js';
+import { facesOfPhotos } from '../src/jobs/faces/face-pool.js';
 import { balancedFoldOrder, cosineToSquaredDistance, evaluateVerification } from '../src/eval/verification.js';
 import { median } from './common.js';
 

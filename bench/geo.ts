@@ -4,11 +4,11 @@
 // Usage: node dist/bench/geo.js [--runs 3] [--epochs 5]   (photos: $VISID_SHARED/data/faces-deepface)
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeGeoDemo } from '../src/demo/geo.js';
+import { writeGeoDemo } from '../src/jobs/geo/demo.js';
 import { loadDataset } from '../src/data/load.js';
 import type { Dataset } from '../src/data/item.js';
 import { mobileNetModelPath, untrainedFeatureMapModelPath, untrainedModelPath } from '../src/models/default-files.js';
-import { embedItems, rerank, retrieve, scoreGeo, trainGeoModel, type RankedHit, type RerankKind } from '../src/pipeline/geo.js';
+import { embedItems, rerank, retrieve, scoreGeo, trainGeoModel, type RankedHit, type RerankKind } from '../src/jobs/geo/pipeline.js';
 import { nearestIndicesFirst, sharedIndicesFirst } from '../src/search/prediction-fusion.js';
 import type { FusionMode } from '../src/util/vectors.js';
 import { flags, median } from './common.js';

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExactIndex } from '../src/search/exact.js';
-import { encodeNpy } from '../src/index/npy.js';
+import { encodeNpy } from '../src/formats/npy.js';
 import { gaussian, mulberry32 } from '../src/util/random.js';
 import { l2NormalizeRows } from '../src/util/vectors.js';
 import { flags, median, mib, peakRssKb } from './common.js';

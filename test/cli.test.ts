@@ -297,7 +297,7 @@ test('Ctrl-C stops visid train cleanly and --resume finishes the run', async (t)
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   // Interrupt once the first epoch's checkpoint exists.
-  const ckpt = path.join(dir, 'run', 'checkpoints', 'epoch-0000.ckpt');
+  const ckpt = path.join(dir, 'run', 'checkpoints', 'epoch-0001.ckpt');
   while (!(await fs.access(ckpt).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 100));
   child.kill('SIGINT');
   const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));

@@ -6,9 +6,9 @@ import sharp from 'sharp';
 // The package root's API, as the issue asks (the functions live in src/eval/copy-detection.ts).
 import { microAveragePrecision, recallAtPrecision, thresholdAtPrecision, matchesCsv, readMatchesCsv, readTruthCsv, type CopyMatch } from '../src/index.js';
 import { stretchFactors, stretchedScore, stretchDescriptors, normalizedScore } from '../src/search/stretch.js';
-import { matchCopies } from '../src/search/copy-match.js';
+import { matchCopies } from '../src/jobs/copy-detection/match.js';
 import { dct1d, dhashBits, hammingDistance, perceptualHash } from '../src/models/perceptual-hash.js';
-import { matchHashes } from '../src/search/hash-match.js';
+import { matchHashes } from '../src/jobs/copy-detection/hash-match.js';
 import { promises as fs } from 'node:fs';
 import { tempDir } from './helpers.js';
 

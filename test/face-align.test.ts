@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alignFace, applyAffine, faceTemplate, fivePointsFrom68, invertAffine, similarityTransform, warpAffine } from '../src/face/align.js';
-import type { Point } from '../src/face/align.js';
+import { alignFace, applyAffine, faceTemplate, fivePointsFrom68, invertAffine, similarityTransform, warpAffine } from '../src/jobs/faces/align.js';
+import type { Point } from '../src/jobs/faces/align.js';
 import { assertClose } from './helpers.js';
 
 /** Rotate by θ, scale by s, translate by (tx, ty). */

@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { decodeRgb, VisidError } from '../src/index.js';
-import { FaceSystem } from '../src/face/faces.js';
-import { readCsvPairs, readLfwPairs } from '../src/face/pairs.js';
-import { FACE_MODEL, singleFace, verifyFiles } from '../src/face/service.js';
+import { FaceSystem } from '../src/jobs/faces/faces.js';
+import { readCsvPairs, readLfwPairs } from '../src/jobs/faces/pairs.js';
+import { FACE_MODEL, singleFace, verifyFiles } from '../src/jobs/faces/service.js';
 import { tempDir, writeSolid } from './helpers.js';
 
 const SHARED = path.resolve(process.env['VISID_SHARED'] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../shared'));

@@ -13,7 +13,7 @@ import { geoRecalls, predictLocation, localizationGeoJson, type LocatedItem } fr
 import { nearestIndicesFirst, sharedIndicesFirst } from '../src/search/prediction-fusion.js';
 import { alphaQueryExpansion, databaseSideAugmentation } from '../src/search/query-expansion.js';
 import { localDescriptors, mutualNearestNeighbours, rerankByLocalMatches } from '../src/search/local-rerank.js';
-import { cosplaceClasses, trainCosPlaceHead } from '../src/train/cosplace.js';
+import { cosplaceClasses, trainCosPlaceHead } from '../src/jobs/geo/cosplace.js';
 import { Embedder } from '../src/models/embedder.js';
 import { initTf, tf } from '../src/tf/runtime.js';
 import { mulberry32 } from '../src/util/random.js';

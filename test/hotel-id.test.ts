@@ -3,8 +3,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { writeHotelIdFashionDemo } from '../src/demo/hotel-id.js';
-import { runHotelId } from '../src/recipes/hotel-id.js';
+import { writeHotelIdFashionDemo } from '../src/jobs/hotel-id/demo.js';
+import { runHotelId } from '../src/jobs/hotel-id/recipe.js';
 import { tempDir } from './helpers.js';
 
 test('hotel-id recipe: submission with five unique hotels per test image, MAP@5 above the untrained network, report', async (t) => {

@@ -92,7 +92,7 @@ test('an augmentation pipeline in training: CNN batches and head feature views, 
   const meta = JSON.parse(await fs.readFile(path.join(dir, 'head', 'features', 'train.json'), 'utf8'));
   assert.match(meta.pipeline, /RedOcclusion/);
   // View 1 went through the red occlusion: its features differ from view 0's (the plain image).
-  const { readNpy } = await import('../src/index/npy.js');
+  const { readNpy } = await import('../src/formats/npy.js');
   const npy = await readNpy(path.join(dir, 'head', 'features', 'train.npy'));
   const v0 = npy.data.subarray(0, 784);
   const v1 = npy.data.subarray(784, 2 * 784);

@@ -193,13 +193,22 @@ test('real training on Fashion-MNIST: Recall@1 beats the untrained network by �
   assert.equal(card.net.type, 'resnet');
   const log = (await fs.readFile(path.join(dir, 'a', 'log.jsonl'), 'utf8')).trim().split('\n');
   assert.equal(log.length, 4);
-  assert.match(await fs.readFile(path.join(dir, 'a', 'report.html'), 'utf8'), /<svg/);
+  const report = await fs.readFile(path.join(dir, 'a', 'report.html'), 'utf8');
+  assert.match(report, /<svg/);
+  // One epoch convention: 0 = untrained, 1…N trained, the same in log.jsonl, checkpoints, the card and the report.
+  assert.deepEqual(log.slice(1).map((l) => (JSON.parse(l) as { epoch: number }).epoch), [1, 2, 3]);
+  assert.deepEqual(run.history.map((h) => h.epoch), [1, 2, 3]);
+  assert.deepEqual((await fs.readdir(path.join(dir, 'a', 'checkpoints'))).sort(), ['epoch-0001.ckpt', 'epoch-0002.ckpt', 'epoch-0003.ckpt']);
+  const best = run.history.reduce((a, b) => (b['recall@1'] >= a['recall@1'] ? b : a));
+  assert.equal(card.training.bestEpoch, best.epoch);
+  assert.ok(card.training.bestEpoch >= 1 && card.training.bestEpoch <= 3);
+  assert.deepEqual([...report.matchAll(/<tr><td>(\d+)<\/td>/g)].map((m) => Number(m[1])), [1, 2, 3]);
 
   // Same seed, trained in two sessions (2 epochs, then --resume to 3) → the same numbers as one 3-epoch run.
   const short = { ...base, trainPerClass: 60, epochs: 3, out: path.join(dir, 'b') };
   const whole = await train(validateConfig(short, 'test'), { quiet: true });
   const part = { ...short, out: path.join(dir, 'c') };
-  await train(validateConfig({ ...part, epochs: 3 }, 'test'), { quiet: true, onEpoch: (r) => { if (r.epoch === 1) throw new Error('stop'); } }).catch((e: Error) => assert.equal(e.message, 'stop'));
+  await train(validateConfig({ ...part, epochs: 3 }, 'test'), { quiet: true, onEpoch: (r) => { if (r.epoch === 2) throw new Error('stop'); } }).catch((e: Error) => assert.equal(e.message, 'stop'));
   const resumed = await train(validateConfig({ ...part, epochs: 3 }, 'test'), { quiet: true, resume: true });
   assert.equal(resumed.history.length, 3);
   assertClose([resumed.history[2]!.loss, resumed.history[2]!['recall@1']], [whole.history[2]!.loss, whole.history[2]!['recall@1']], 1e-5, 'resumed = uninterrupted');

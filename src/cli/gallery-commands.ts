@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { Gallery, GalleryItem } from '../index/gallery.js';
-import { readNpy } from '../index/npy.js';
+import { readNpy } from '../formats/npy.js';
 import { VisidError } from '../util/errors.js';
 
 export function exportCommand(): Command {

@@ -4,15 +4,22 @@ import { VisidError } from '../util/errors.js';
 import { indexCommand } from './index-command.js';
 import { searchCommand } from './search-command.js';
 import { evalCommand } from './eval-command.js';
-import { copyDetectCommand, evalCopyCommand } from './copy-command.js';
 import { compactCommand, exportCommand, importCommand, infoCommand, removeCommand } from './gallery-commands.js';
 import { demoCommand } from './demo-command.js';
-import { faceCommand } from './face-command.js';
 import { serveCommand } from './serve-command.js';
 import { trainCommand } from './train-command.js';
 import { augmentCommand } from './augment-command.js';
-import { recipeCommand } from './recipe-command.js';
-import { videoCommand } from './video-command.js';
+// Each job owns its commands (src/jobs/<job>/command.ts); the CLI only registers them.
+import { copyDetectCommand, evalCopyCommand } from '../jobs/copy-detection/command.js';
+import { faceCommand } from '../jobs/faces/command.js';
+import { geoCommand } from '../jobs/geo/command.js';
+import { hotelIdCommand } from '../jobs/hotel-id/command.js';
+import { videoCommand } from '../jobs/video/command.js';
+
+/** `visid recipe <job>`: the end-to-end jobs of the seeds that train, evaluate, predict and report in one command. */
+function recipeCommand(): Command {
+  return new Command('recipe').description('end-to-end recipes of the seed papers').addCommand(hotelIdCommand()).addCommand(geoCommand());
+}
 
 export function buildProgram(): Command {
   const program = new Command('visid')

@@ -113,7 +113,7 @@ export function trainCommand(): Command {
       const last = result.history.at(-1)!;
       process.stdout.write(
         `backend ${result.backend}\nuntrained: recall@1 ${result.untrained['recall@1'].toFixed(4)}  map@5 ${result.untrained['map@5'].toFixed(4)}\n` +
-          `trained:   recall@1 ${last['recall@1'].toFixed(4)}  map@5 ${last['map@5'].toFixed(4)}  (validation, epoch ${last.epoch + 1})\n` +
+          `trained:   recall@1 ${last['recall@1'].toFixed(4)}  map@5 ${last['map@5'].toFixed(4)}  (validation, epoch ${last.epoch})\n` +
           `model: ${result.modelPath}\nreport: ${path.join(config.out, 'report.html')}\n`,
       );
     });
@@ -127,9 +127,9 @@ export function trainCommand(): Command {
     .option('-o, --out <model.onnx>', 'output model')
     .action(async (run: string, o: { greedy?: boolean; epochs?: number[]; out?: string }) => {
       const opened = await openRun(path.resolve(run));
-      const r = await soupRun(opened, { greedy: o.greedy ?? false, epochs: o.epochs?.map((e) => e - 1), out: o.out ? path.resolve(o.out) : undefined });
-      for (const i of r.individual) process.stdout.write(`epoch ${i.epoch + 1}: recall@1 ${i.score.toFixed(4)}\n`);
-      process.stdout.write(`${o.greedy ? 'greedy' : 'uniform'} soup of epochs ${r.members.map((e) => e + 1).join(', ')}: recall@1 ${r.score.toFixed(4)}\nmodel: ${r.modelPath}\n`);
+      const r = await soupRun(opened, { greedy: o.greedy ?? false, epochs: o.epochs, out: o.out ? path.resolve(o.out) : undefined });
+      for (const i of r.individual) process.stdout.write(`epoch ${i.epoch}: recall@1 ${i.score.toFixed(4)}\n`);
+      process.stdout.write(`${o.greedy ? 'greedy' : 'uniform'} soup of epochs ${r.members.join(', ')}: recall@1 ${r.score.toFixed(4)}\nmodel: ${r.modelPath}\n`);
     });
 
   cmd
@@ -140,8 +140,8 @@ export function trainCommand(): Command {
     .option('-o, --out <model.onnx>', 'output model')
     .action(async (run: string, o: { epochs?: number[]; out?: string }) => {
       const opened = await openRun(path.resolve(run));
-      const r = await ensembleRun(opened, { epochs: o.epochs?.map((e) => e - 1), out: o.out ? path.resolve(o.out) : undefined });
-      process.stdout.write(`ensemble of epochs ${r.members.map((e) => e + 1).join(', ')}\nmodel: ${r.modelPath}\n`);
+      const r = await ensembleRun(opened, { epochs: o.epochs, out: o.out ? path.resolve(o.out) : undefined });
+      process.stdout.write(`ensemble of epochs ${r.members.join(', ')}\nmodel: ${r.modelPath}\n`);
     });
   return cmd;
 }

@@ -1,13 +1,13 @@
 // The demo data set: real Fashion-MNIST test images (shipped in data/fashion-mnist-mini) written as PNG files, a gallery split and a query split.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { loadIdxSplit } from '../data/idx.js';
 import { firstPerClass } from '../data/image-array.js';
+import { packagePath } from '../util/package-root.js';
 
 /** The Fashion-MNIST slice that ships with visid (300 train + 200 test images per class). */
-export const FASHION_MNIST_MINI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../data/fashion-mnist-mini');
+export const FASHION_MNIST_MINI = packagePath('data', 'fashion-mnist-mini');
 
 /** A class name as a folder name ('T-shirt/top' → 'T-shirt-top'). */
 export function folderName(label: string): string {

@@ -6,7 +6,7 @@ import { VisidError } from '../util/errors.js';
 import type { ItemAttributes } from '../data/item.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { assertFiniteRows } from '../util/vectors.js';
-import { encodeNpy, readNpy } from './npy.js';
+import { encodeNpy, readNpy } from '../formats/npy.js';
 
 /** What is stored per gallery row besides its descriptor. */
 export interface GalleryItem extends ItemAttributes {

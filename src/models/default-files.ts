@@ -2,14 +2,14 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic.js';
 import { VisidError } from '../util/errors.js';
 import { buildUntrainedModel, UNTRAINED_MAP_MODEL_NAME, UNTRAINED_MODEL_NAME } from './default-model.js';
 import { buildMobileNetV1Model, MOBILENET_GEM_MODEL_NAME, MOBILENET_MAP_MODEL_NAME } from './mobilenet-v1.js';
+import { packagePath } from '../util/package-root.js';
 
 /** The package's models/ folder (shipped in the repository). */
-export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models');
+export const PACKAGE_MODELS_DIR = packagePath('models');
 
 /**
  * visid's default model: a residual CNN trained by visid itself on Fashion-MNIST

@@ -8,29 +8,14 @@ import { VisidError, VisidErrorCode } from '../util/errors.js';
 import { DEFAULT_MAX_PIXELS } from '../images/decode.js';
 import { GalleryRegistry } from './registry.js';
 import { Limiter } from './limiter.js';
-import type { ServerContext } from './http.js';
+import type { ServeOptions, ServerContext } from './context.js';
 import { galleryRoutes } from './routes/galleries.js';
 import { faceRoutes } from './routes/faces.js';
 import { reportRoutes } from './routes/reports.js';
 import { webRoutes } from './routes/web.js';
 
-export interface ServeOptions {
-  galleries: string[];
-  /** Bearer token for routes that change a gallery; without it they are refused unless readOnly. */
-  token?: string;
-  readOnly?: boolean;
-  maxUploadBytes?: number;
-  maxPixels?: number;
-  /** Image decodes/embeddings (uploads, adds, verify) running at once, and waiting beyond those; more get 503. */
-  maxConcurrent?: number;
-  maxQueue?: number;
-  /** Searches waiting for the next batched pass over a gallery; more get 503. */
-  maxPendingSearches?: number;
-  /** Folder of HTML reports (from `visid eval --report`) to list and serve. */
-  reportsDir?: string;
-  requestTimeoutMs?: number;
-  logger?: boolean;
-}
+export type { ServeOptions } from './context.js';
+
 
 const STATUS: Record<VisidErrorCode, number> = {
   E_INPUT: 400,

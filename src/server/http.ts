@@ -1,20 +1,7 @@
-// Shared pieces of the HTTP routes: the context every route plugin gets, multipart reading, field checks, schemas.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+// Shared pieces of the HTTP routes: multipart reading, field checks, schemas.
+import type { FastifyRequest } from 'fastify';
 import { VisidError } from '../util/errors.js';
-import type { GalleryRegistry } from './registry.js';
-import type { Limiter } from './limiter.js';
-import type { ServeOptions } from './app.js';
 
-/** What a route plugin needs from the server; a recipe adds its routes as one plugin taking this. */
-export interface ServerContext {
-  options: ServeOptions;
-  registry: GalleryRegistry;
-  /** Bounds the expensive image work (decode + embed) across all routes. */
-  limiter: Limiter;
-  maxPixels: number;
-  /** preHandler for routes that change a gallery: bearer token, or 403 when read-only. */
-  requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-}
 
 export function thumbnailUrl(gallery: string, id: string): string {
   return `/galleries/${encodeURIComponent(gallery)}/items/${encodeURIComponent(id)}/image`;

@@ -7,7 +7,7 @@ import { isIdxFolder, loadIdxSplit } from '../data/idx.js';
 import type { Dataset } from '../data/item.js';
 import { Embedder } from '../models/embedder.js';
 import { sha256 } from '../models/export-onnx.js';
-import { readNpy, writeNpy } from '../index/npy.js';
+import { readNpy, writeNpy } from '../formats/npy.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { VisidError } from '../util/errors.js';
 import { mulberry32 } from '../util/random.js';

@@ -81,7 +81,7 @@ export async function ensembleRun(run: OpenRun, options: { epochs?: number[]; ou
     std: p.std,
     resize: 'exact',
     outputDim: dim,
-    description: `Snapshot ensemble of epochs ${chosen.map((x) => x.c.epoch + 1).join(', ')} of ${run.dir}: concatenated L2-normalised descriptors.`,
+    description: `Snapshot ensemble of epochs ${chosen.map((x) => x.c.epoch).join(', ')} of ${run.dir}: concatenated L2-normalised descriptors.`,
     net: run.spec,
     training: { ensemble: chosen.map((x) => x.c.epoch) },
   });

@@ -21,24 +21,15 @@ import { learningRate, snapshotEpochs } from './schedules.js';
 import { checkpointPath, listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { loadAugmentPipeline, PreparedData, prepareFeatureData, prepareImageData, TrainingSet } from './data.js';
 import { writeTrainingReport } from './report.js';
+import type { EpochRecord, ValidationMetrics } from './records.js';
 
-
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  lr: number;
-  seconds: number;
-  samplesPerSecond: number;
-  'recall@1': number;
-  'recall@5': number;
-  'map@5': number;
-}
+export type { EpochRecord } from './records.js';
 
 export interface TrainResult {
   modelPath: string;
   history: EpochRecord[];
-  /** Validation metrics of the untrained network (epoch 0 baseline). */
-  untrained: { 'recall@1': number; 'recall@5': number; 'map@5': number };
+  /** Validation metrics of the untrained network (epoch 0). */
+  untrained: ValidationMetrics;
   backend: string;
 }
 
@@ -52,10 +43,10 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
 }
 
-/** Thrown when `shouldStop` ends a run between batches; `epoch` is the unfinished (0-based) epoch. */
+/** Thrown when `shouldStop` ends a run between batches; `epoch` is the unfinished epoch (1-based, as everywhere). */
 export class TrainingStopped extends Error {
   constructor(readonly epoch: number) {
-    super(`training stopped during epoch ${epoch + 1}; checkpoints up to epoch ${epoch} are saved (continue with --resume)`);
+    super(`training stopped during epoch ${epoch}; checkpoints up to epoch ${epoch - 1} are saved (continue with --resume)`);
   }
 }
 
@@ -86,7 +77,7 @@ export function embedSet(net: EmbeddingNet, set: TrainingSet, batchSize = 256): 
 }
 
 /** Leave-one-out retrieval on the validation set: Recall@1/5 and MAP@5. */
-export async function validate(net: EmbeddingNet, set: TrainingSet): Promise<{ 'recall@1': number; 'recall@5': number; 'map@5': number }> {
+export async function validate(net: EmbeddingNet, set: TrainingSet): Promise<ValidationMetrics> {
   const vectors = embedSet(net, set);
   return retrievalMetrics((net.spec as { embeddingDim: number }).embeddingDim, { vectors, labels: set.labels });
 }
@@ -162,29 +153,32 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const sampler = createSampler(config.sampler, data.train.labels, config.batchSize, config.seed);
   const logFile = path.join(config.out, 'log.jsonl');
 
-  let startEpoch = 0;
+  // Epochs done so far: training continues with epoch done + 1 (records and checkpoints are 1-based).
+  let done = 0;
   const history: EpochRecord[] = [];
   let untrained = await validate(net, data.val);
   if (options.resume) {
     const last = (await listCheckpoints(config.out)).at(-1);
     if (last) {
       const restored = await loadCheckpoint(last.file, net, loss, optimizer);
-      startEpoch = restored.epoch + 1;
+      done = restored.epoch;
       const lines = (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochRecord & { untrained?: typeof untrained });
       for (const l of lines) {
         if ('untrained' in l && l.untrained) untrained = l.untrained;
-        else if (l.epoch < startEpoch) history.push(l);
+        else if (l.epoch <= done) history.push(l);
       }
     }
   }
-  if (startEpoch === 0) await writeFileAtomic(logFile, JSON.stringify({ untrained, backend, spec, augment: pipeline ? pipeline.spec : config.augment }) + '\n');
+  if (done === 0) await writeFileAtomic(logFile, JSON.stringify({ untrained, backend, spec, augment: pipeline ? pipeline.spec : config.augment }) + '\n');
   if (!options.quiet && pipeline) process.stderr.write(`augmentation (${config.augment.pipeline}):\n${pipeline.describe()}\n`);
   const info = { configHash: hash, spec };
   const snapshots = new Set(snapshotEpochs(config.schedule, config.epochs));
 
-  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-    const batches = sampler.epoch(epoch);
-    const progress: Progress = createProgress({ label: `epoch ${epoch + 1}/${config.epochs}`, total: batches.length * config.batchSize, unit: 'samples', quiet: options.quiet });
+  for (let epoch = done + 1; epoch <= config.epochs; epoch++) {
+    // Samplers, seeds and schedules count whole epochs already trained (0 for the first), as before.
+    const trained = epoch - 1;
+    const batches = sampler.epoch(trained);
+    const progress: Progress = createProgress({ label: `epoch ${epoch}/${config.epochs}`, total: batches.length * config.batchSize, unit: 'samples', quiet: options.quiet });
     const t0 = performance.now();
     let lossSum = 0;
     let lr = config.lr;
@@ -194,8 +188,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         throw new TrainingStopped(epoch);
       }
       const idx = batches[b]!;
-      lr = learningRate(config.schedule, config.lr, epoch + b / batches.length, config.epochs);
-      const x = data.train.batch(idx, true, config.seed * 1_000_003 + epoch * 10_007 + b);
+      lr = learningRate(config.schedule, config.lr, trained + b / batches.length, config.epochs);
+      const x = data.train.batch(idx, true, config.seed * 1_000_003 + trained * 10_007 + b);
       const y = tf.tensor1d(Int32Array.from(idx, (i) => data.train.labels[i]!), 'int32');
       const value = optimizer.step(() => (isTappedLoss(loss) ? loss.computeTapped(net.applyTapped(x, true), y) : loss.compute(net.apply(x, true), y)), vars, lr);
       tf.dispose([x, y]);
@@ -208,11 +202,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const samples = batches.reduce((s, b) => s + b.length, 0);
     const record: EpochRecord = { epoch, loss: lossSum / Math.max(1, batches.length), lr, seconds, samplesPerSecond: samples / seconds, ...metrics };
     history.push(record);
-    await saveCheckpoint(checkpointPath(config.out, epoch), epoch, { ...metrics, loss: record.loss, snapshot: snapshots.has(epoch) ? 1 : 0 }, net, loss, optimizer, info);
+    await saveCheckpoint(checkpointPath(config.out, epoch), epoch, { ...metrics, loss: record.loss, snapshot: snapshots.has(trained) ? 1 : 0 }, net, loss, optimizer, info);
     await fs.appendFile(logFile, JSON.stringify(record) + '\n');
     options.onEpoch?.(record);
     if (!options.quiet) {
-      process.stderr.write(`epoch ${epoch + 1}: loss ${record.loss.toFixed(4)}  R@1 ${metrics['recall@1'].toFixed(4)}  MAP@5 ${metrics['map@5'].toFixed(4)}  ${record.samplesPerSecond.toFixed(0)} samples/s\n`);
+      process.stderr.write(`epoch ${epoch}: loss ${record.loss.toFixed(4)}  R@1 ${metrics['recall@1'].toFixed(4)}  MAP@5 ${metrics['map@5'].toFixed(4)}  ${record.samplesPerSecond.toFixed(0)} samples/s\n`);
     }
   }
 

@@ -1,9 +1,10 @@
 // Face routes: POST /verify (two photos, one face each) through a persistent face worker.
 import type { FastifyInstance } from 'fastify';
 import { VisidError } from '../../util/errors.js';
-import { FacePool } from '../../face/face-pool.js';
-import { decide, FACE_MODEL, onlyFace } from '../../face/service.js';
-import { fieldError, readMultipart, ServerContext } from '../http.js';
+import { FacePool } from '../../jobs/faces/face-pool.js';
+import { decide, FACE_MODEL, onlyFace } from '../../jobs/faces/service.js';
+import { fieldError, readMultipart } from '../http.js';
+import type { ServerContext } from '../context.js';
 
 export async function faceRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { limiter, maxPixels } = ctx;

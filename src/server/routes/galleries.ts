@@ -8,7 +8,8 @@ import { VisidError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isInside, resolveInsideRoot } from '../../data/paths.js';
 import type { ServedGallery } from '../registry.js';
-import { errorSchema, fieldError, hitSchema, labelSchema, parseBool, parseK, readMultipart, ServerContext, thumbnailUrl } from '../http.js';
+import { errorSchema, fieldError, hitSchema, labelSchema, parseBool, parseK, readMultipart, thumbnailUrl } from '../http.js';
+import type { ServerContext } from '../context.js';
 
 export async function galleryRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { registry, limiter, maxPixels, requireToken } = ctx;

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { VisidError } from '../../util/errors.js';
 import { resolveInsideRoot } from '../../data/paths.js';
-import type { ServerContext } from '../http.js';
+import type { ServerContext } from '../context.js';
 
 export async function reportRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { options } = ctx;

@@ -1,0 +1,33 @@
+// What the server is started with and what every route plugin receives: the plugins depend on this, never on app.ts.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { GalleryRegistry } from './registry.js';
+import type { Limiter } from './limiter.js';
+
+export interface ServeOptions {
+  galleries: string[];
+  /** Bearer token for routes that change a gallery; without it they are refused unless readOnly. */
+  token?: string;
+  readOnly?: boolean;
+  maxUploadBytes?: number;
+  maxPixels?: number;
+  /** Image decodes/embeddings (uploads, adds, verify) running at once, and waiting beyond those; more get 503. */
+  maxConcurrent?: number;
+  maxQueue?: number;
+  /** Searches waiting for the next batched pass over a gallery; more get 503. */
+  maxPendingSearches?: number;
+  /** Folder of HTML reports (from `visid eval --report`) to list and serve. */
+  reportsDir?: string;
+  requestTimeoutMs?: number;
+  logger?: boolean;
+}
+
+/** What a route plugin needs from the server; a recipe adds its routes as one plugin taking this. */
+export interface ServerContext {
+  options: ServeOptions;
+  registry: GalleryRegistry;
+  /** Bounds the expensive image work (decode + embed) across all routes. */
+  limiter: Limiter;
+  maxPixels: number;
+  /** preHandler for routes that change a gallery: bearer token, or 403 when read-only. */
+  requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
