@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { decodeRgb, VisidError } from '../src/index.js';
-import { FaceSystem } from '../src/jobs/faces/faces.js';
 import { readCsvPairs, readLfwPairs } from '../src/jobs/faces/pairs.js';
-import { FACE_MODEL, singleFace, verifyFiles } from '../src/jobs/faces/service.js';
+import { faceEngine, singleFace, verifyFiles } from '../src/jobs/faces/service.js';
+import type { FaceEngine } from '../src/jobs/faces/engine.js';
 import { tempDir, writeSolid } from './helpers.js';
 
 const SHARED = path.resolve(process.env['VISID_SHARED'] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../shared'));
@@ -18,8 +18,8 @@ const HAVE = existsSync(path.join(DEEPFACE, 'master.csv'));
 const SKIP = HAVE ? false : `shared face data not found at ${DEEPFACE} (set VISID_SHARED)`;
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/visid.js');
 
-let systemPromise: Promise<FaceSystem> | undefined;
-const system = () => (systemPromise ??= FaceSystem.load());
+// The onnxruntime pipeline the commands and the server use (face-api's networks, dlib's ResNet by default).
+const system = (): Promise<FaceEngine> => faceEngine();
 
 /** Identities = connected components of the "same" pairs of master.csv. */
 async function identities(): Promise<string[][]> {
@@ -50,14 +50,14 @@ test('pairs files: LFW pairs.txt with header, CSV Yes/No; malformed lines are na
 
 test('detection: all faces with boxes and scores, in EXIF-oriented coordinates', { skip: SKIP }, async (t) => {
   const s = await system();
-  const couple = await s.detect(await decodeRgb(path.join(DEEPFACE, 'couple.jpg')));
+  const [couple] = (await s.detect([await decodeRgb(path.join(DEEPFACE, 'couple.jpg'))])) as [Awaited<ReturnType<FaceEngine['detect']>>[number]];
   assert.equal(couple.length, 2);
   for (const f of couple) {
     assert.ok(f.score > 0.9 && f.box.width > 20 && f.landmarks.length === 68 && f.five.length === 5);
     // Eyes above the mouth, left eye left of the right eye.
     assert.ok(f.five[0]![0] < f.five[1]![0] && f.five[0]![1] < f.five[3]![1]);
   }
-  const many = await s.detect(await decodeRgb(path.join(DEEPFACE, 'selfie-many-people.jpg')));
+  const [many] = (await s.detect([await decodeRgb(path.join(DEEPFACE, 'selfie-many-people.jpg'))])) as [Awaited<ReturnType<FaceEngine['detect']>>[number]];
   assert.ok(many.length >= 4, `selfie: ${many.length} faces`);
   assert.ok(many.every((f, i) => i === 0 || many[i - 1]!.score >= f.score), 'best score first');
 
@@ -65,8 +65,7 @@ test('detection: all faces with boxes and scores, in EXIF-oriented coordinates',
   const dir = tempDir(t);
   const rotated = path.join(dir, 'rotated.jpg');
   await sharp(path.join(DEEPFACE, 'img1.jpg')).autoOrient().rotate(-90).withMetadata({ orientation: 6 }).jpeg().toFile(rotated);
-  const upright = await s.detect(await decodeRgb(path.join(DEEPFACE, 'img1.jpg')));
-  const viaExif = await s.detect(await decodeRgb(rotated));
+  const [upright, viaExif] = (await s.detect([await decodeRgb(path.join(DEEPFACE, 'img1.jpg')), await decodeRgb(rotated)])) as [Awaited<ReturnType<FaceEngine['detect']>>[number], Awaited<ReturnType<FaceEngine['detect']>>[number]];
   assert.equal(viaExif.length, 1);
   assert.ok(Math.abs(viaExif[0]!.box.x - upright[0]!.box.x) < 0.05 * upright[0]!.box.width, 'same box after EXIF rotation');
   assert.ok(viaExif[0]!.five[0]![1] < viaExif[0]!.five[3]![1], 'eyes above mouth: the face is upright');
@@ -77,7 +76,8 @@ test('verification on real pairs: same people score above the threshold, differe
   const groups = await identities();
   for (const g of groups.slice(0, 3)) {
     const r = await verifyFiles(s, g[0]!, g[1]!);
-    assert.ok(r.same, `${path.basename(g[0]!)} vs ${path.basename(g[1]!)}: ${r.score} < ${FACE_MODEL.threshold}`);
+    assert.ok(r.same, `${path.basename(g[0]!)} vs ${path.basename(g[1]!)}: ${r.score} < ${r.threshold}`);
+    assert.equal(r.threshold, s.recognizer.threshold);
     assert.ok(Math.abs(r.distance - (2 - 2 * r.score)) < 1e-12);
   }
   for (let i = 0; i < 3; i++) {

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { buildServer } from '../server/app.js';
 import { positiveInt } from './options.js';
+import { RECOGNIZER_NAMES, recognizerSpec } from '../jobs/faces/recognizers.js';
 
 interface ServeFlags {
   port: number;
@@ -14,6 +15,7 @@ interface ServeFlags {
   timeout: number;
   log?: boolean;
   reports?: string;
+  recognizer?: string;
 }
 
 export function serveCommand(): Command {
@@ -30,6 +32,7 @@ export function serveCommand(): Command {
     .option('--timeout <ms>', 'request timeout', positiveInt, 30_000)
     .option('--reports <dir>', 'folder of HTML reports (visid eval --report) to list on the page')
     .option('--log', 'log every request (JSON lines)')
+    .option('--recognizer <name>', `face recognizer for POST /verify and the page's face verification (${RECOGNIZER_NAMES.join(', ')}; a request may name another)`, (v: string) => recognizerSpec(v).name)
     .action(async (galleries: string[], o: ServeFlags) => {
       const app = await buildServer({
         galleries,
@@ -42,6 +45,7 @@ export function serveCommand(): Command {
         requestTimeoutMs: o.timeout,
         logger: o.log,
         reportsDir: o.reports,
+        faceRecognizer: o.recognizer,
       });
       const address = await app.listen({ port: o.port, host: o.host });
       process.stderr.write(`visid serving ${galleries.length} galleries at ${address}${o.readOnly ? ' (read-only)' : ''}\n`);

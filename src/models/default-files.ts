@@ -49,7 +49,11 @@ export function userModelCacheDir(): string {
   return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'visid', 'models');
 }
 
-async function builtModelPath(dir: string, name: string, build: () => { onnx: Uint8Array; card: unknown } | Promise<{ onnx: Uint8Array; card: unknown }>): Promise<string> {
+/**
+ * Path of a model visid builds on first use from npm packages' weights (`name`.onnx + its card): the package's models/
+ * folder, or the user cache when that is read-only; built by `build` when neither has it.
+ */
+export async function builtModelPath(dir: string, name: string, build: () => { onnx: Uint8Array; card: unknown } | Promise<{ onnx: Uint8Array; card: unknown }>): Promise<string> {
   const exists = (p: string) => fs.access(p).then(() => true, () => false);
   const onnxPath = path.join(dir, `${name}.onnx`);
   if (await exists(onnxPath)) return onnxPath;

@@ -18,6 +18,8 @@ export interface ServeOptions {
   /** Folder of HTML reports (from `visid eval --report`) to list and serve. */
   reportsDir?: string;
   requestTimeoutMs?: number;
+  /** Face recognizer POST /verify uses when a request does not name one (default: visid's default). */
+  faceRecognizer?: string;
   logger?: boolean;
 }
 

@@ -104,14 +104,16 @@ async function verify(): Promise<void> {
   const form = new FormData();
   form.append('a', a, a.name);
   form.append('b', b, b.name);
+  const recognizer = $<HTMLSelectElement>('verify-recognizer').value;
+  if (recognizer) form.append('recognizer', recognizer);
   out.textContent = 'Comparing…';
   try {
-    const r = await api<{ score: number; same: boolean; threshold: number }>('/verify', { method: 'POST', body: form });
+    const r = await api<{ score: number; same: boolean; threshold: number; recognizer: string }>('/verify', { method: 'POST', body: form });
     out.innerHTML = '';
     const verdict = document.createElement('span');
     verdict.className = r.same ? 'same' : 'different';
     verdict.textContent = r.same ? 'Same person' : 'Different people';
-    out.append(verdict, ` — score ${r.score.toFixed(4)} (threshold ${r.threshold})`);
+    out.append(verdict, ` — score ${r.score.toFixed(4)} (threshold ${r.threshold}, ${r.recognizer})`);
   } catch (err) {
     out.textContent = (err as Error).message;
   }

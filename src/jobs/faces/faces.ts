@@ -1,36 +1,15 @@
-// Face pipeline on decoded images: detect (boxes, scores, 68 landmarks) → align to a chip → 128-d embedding.
+// face-api's own pipeline on TensorFlow.js (wasm, one thread): detect (boxes, scores, 68 landmarks) → align → 128-d.
+// Kept as the test oracle of the onnxruntime pipeline (engine.ts), which visid's commands and server use: the ONNX
+// networks are checked against face-api's forward passes here (test/face-onnx.test.ts).
 import sharp from 'sharp';
 import { VisidError } from '../../util/errors.js';
 import { l2NormalizeRows } from '../../util/vectors.js';
 import type { RgbImage } from '../../images/decode.js';
 import { alignFace, FACE_API_TEMPLATE_150, faceTemplate, fivePointsFrom68, Point, warpAffine } from './align.js';
+import type { DetectedFace, DetectOptions } from './engine.js';
 import { FaceApiModule, loadFaceApi } from './runtime.js';
 
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-export interface DetectedFace {
-  box: Box;
-  score: number;
-  /** 68 landmarks (iBUG layout) in image pixels. */
-  landmarks: Point[];
-  /** Eye centres, nose tip, mouth corners. */
-  five: Point[];
-}
-
-export interface DetectOptions {
-  /** Detector score threshold (default 0.5). */
-  minScore?: number;
-  /** Smallest face side in pixels of the original image (default 24). */
-  minSize?: number;
-  /** Images are downscaled to this longest side for detection; coordinates come back in full resolution. */
-  maxSide?: number;
-  maxFaces?: number;
-}
+export type { Box, DetectedFace, DetectOptions } from './engine.js';
 
 export interface EmbedFaceOptions {
   /** Also embed the mirrored chip and average (then L2-normalise). */

@@ -10,28 +10,39 @@ export interface FacePair {
 }
 
 /**
- * LFW's pairs.txt: an optional header "folds n", then "name i j" (same person, images i and j) or
+ * LFW's pairs files: an optional header ("folds n" in View 2's pairs.txt, "n" in View 1's pairsDevTrain.txt and
+ * pairsDevTest.txt), then "name i j" (same person, images i and j) or
  * "name1 i name2 j" (different people). Image k of a person is `<root>/<name>/<name>_<kkkk>.jpg`.
  */
 export async function readLfwPairs(pairsFile: string, root: string): Promise<FacePair[]> {
+  return (await readLfwPairFile(pairsFile, root)).pairs;
+}
+
+/** An LFW pairs file with its fold count when its header gives one (View 2's "folds n"). */
+export async function readLfwPairFile(pairsFile: string, root: string): Promise<{ pairs: FacePair[]; folds?: number }> {
   const text = await fs.readFile(pairsFile, 'utf8').catch(() => {
     throw new VisidError('E_NOT_FOUND', 'pairs file does not exist', { item: pairsFile });
   });
   const lines = text.split(/\r?\n/).map((l) => l.trim());
   const img = (name: string, n: string) => path.join(root, name, `${name}_${String(Number(n)).padStart(4, '0')}.jpg`);
   const pairs: FacePair[] = [];
+  let folds: number | undefined;
   lines.forEach((line, i) => {
     if (line === '') return;
     const f = line.split(/\s+/);
     const where = `${pairsFile}:${i + 1}`;
     const isInt = (s: string | undefined) => s !== undefined && /^\d+$/.test(s);
-    if (i === 0 && f.length === 2 && isInt(f[0]) && isInt(f[1])) return;
+    // Header: "folds n" in View 2's pairs.txt, "n" (pairs of each kind) in View 1's pairsDevTrain/DevTest.txt.
+    if (i === 0 && f.length <= 2 && f.every(isInt)) {
+      if (f.length === 2) folds = Number(f[0]);
+      return;
+    }
     if (f.length === 3 && isInt(f[1]) && isInt(f[2])) pairs.push({ a: img(f[0]!, f[1]!), b: img(f[0]!, f[2]!), same: true });
     else if (f.length === 4 && isInt(f[1]) && isInt(f[3])) pairs.push({ a: img(f[0]!, f[1]!), b: img(f[2]!, f[3]!), same: false });
     else throw new VisidError('E_DATASET', `expected "name i j" or "name1 i name2 j", got "${line}"`, { item: where });
   });
   if (pairs.length === 0) throw new VisidError('E_DATASET', 'no pairs', { item: pairsFile });
-  return pairs;
+  return { pairs, folds };
 }
 
 /** A CSV of pairs with a header: two file columns (relative to the CSV's folder) and a Yes/No (or 1/0, true/false) column. */
