@@ -180,10 +180,11 @@ const DEEPFACE = path.resolve(process.env['VISID_SHARED'] ?? path.join(path.dirn
 
 test('POST /verify: same person, different people, and photos without exactly one face', { skip: existsSync(DEEPFACE) ? false : `no shared face data at ${DEEPFACE}` }, async () => {
   const photo = async (name: string) => new Blob([await fs.readFile(path.join(DEEPFACE, name))], { type: 'image/jpeg' });
-  const verify = async (a: string, b: string) => {
+  const verify = async (a: string, b: string, recognizer?: string) => {
     const f = new FormData();
     f.append('a', await photo(a), a);
     f.append('b', await photo(b), b);
+    if (recognizer) f.append('recognizer', recognizer);
     return fetch(`${base}/verify`, { method: 'POST', body: f });
   };
   // img1/img2 and img1/img3 are a "Yes" and a "No" pair of master.csv.
@@ -198,6 +199,15 @@ test('POST /verify: same person, different people, and photos without exactly on
   const f = new FormData();
   f.append('a', await photo('img1.jpg'), 'img1.jpg');
   assert.equal((await read(await fetch(`${base}/verify`, { method: 'POST', body: f }))).field, 'b');
+  // The same pipeline as the CLI, with any recognizer: the default is dlib's ResNet; FaceRes on request.
+  assert.equal(same.recognizer, 'face-api');
+  const faceres = await read(await verify('img1.jpg', 'img2.jpg', 'faceres'));
+  assert.equal(faceres.recognizer, 'faceres');
+  assert.equal(faceres.same, true);
+  assert.notEqual(faceres.score, same.score);
+  const unknown = await verify('img1.jpg', 'img2.jpg', 'resnet-9000');
+  assert.equal(unknown.status, 400);
+  assert.equal((await read(unknown)).field, 'recognizer');
 });
 
 test('reports: listed from the folder, served by exact name only; symlinks out of a root are refused', async (t) => {
