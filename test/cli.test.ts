@@ -172,9 +172,9 @@ test('bad arguments and inputs give clear errors and non-zero exits', async (t) 
   assert.match(noData.stderr, /missing: no such file or folder/);
 });
 
-test('a gallery built with the default model still searches after the package moved', async (t) => {
+test('a gallery built with a named model still searches after the package moved', async (t) => {
   const s = await setup(t);
-  assert.equal((await visid(['index', s.data, '-o', s.gallery, '-q'])).code, 0);
+  assert.equal((await visid(['index', s.data, '-m', 'fashion-mnist', '-o', s.gallery, '-q'])).code, 0);
   const manifest = path.join(s.gallery, 'gallery.json');
   const m = JSON.parse(await fs.readFile(manifest, 'utf8'));
   assert.equal(m.model.name, 'visid-fashion-mnist-resnet-v2');
@@ -185,9 +185,27 @@ test('a gallery built with the default model still searches after the package mo
   assert.equal(JSON.parse(res.stdout).results[0].hits.length, 1);
 });
 
+test('visid index without --model embeds with the photo model; visid models lists the names; an unknown name is refused', async (t) => {
+  const s = await setup(t);
+  const res = await visid(['index', s.data, '-o', s.gallery, '-q']);
+  assert.equal(res.code, 0, res.stderr);
+  const m = JSON.parse(await fs.readFile(path.join(s.gallery, 'gallery.json'), 'utf8'));
+  assert.equal(m.model.name, 'visid-photo-mobilenetv2-gem-v1');
+  assert.equal(m.dim, 1280);
+  const models = JSON.parse((await visid(['models', '--json'])).stdout) as Array<{ name: string; dim: number; licence: string; source: string; inputSize: number[] }>;
+  for (const name of ['photo', 'photo-small', 'photo-inceptionv3', 'fashion-mnist', 'random-conv', 'mobilenet-wider']) assert.ok(models.some((x) => x.name === name), name);
+  const photo = models.find((x) => x.name === 'photo')!;
+  assert.deepEqual([photo.dim, photo.inputSize[0]], [1280, 224]);
+  assert.match(photo.licence, /MIT/);
+  assert.match(photo.source, /nsfwjs/);
+  const bad = await visid(['index', s.data, '-m', 'no-such-model', '-o', path.join(s.dir, 'g2'), '-q']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /no model file or model name 'no-such-model' \(names: photo, /);
+});
+
 test('every command has --help', async () => {
   const top = await visid(['--help']);
-  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'face', 'serve', 'train', 'augment', 'recipe']) {
+  for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'models', 'face', 'serve', 'train', 'augment', 'recipe']) {
     assert.match(top.stdout, new RegExp(`\\n  ${cmd} `));
     const help = await visid([cmd, '--help']);
     assert.equal(help.code, 0);

@@ -40,7 +40,7 @@ export function indexCommand(): Command {
     .description('embed every image of a data set (folder per label, or CSV/JSONL manifest) into a gallery; re-running resumes')
     .argument('<data>', 'folder (root/<label>/*.jpg) or manifest (.csv/.jsonl)')
     .requiredOption('-o, --out <gallery>', 'gallery folder to create or extend')
-    .option('-m, --model <model.onnx>', "ONNX model ('default': the embedded default model)", 'default')
+    .option('-m, --model <name|model.onnx>', 'a model name (visid models: photo, photo-small, fashion-mnist, …) or an ONNX file (default: photo)')
     .option('--root <dir>', 'root that manifest paths are relative to')
     .option('-b, --batch <n>', 'images per inference batch', positiveInt, 32)
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', positiveInt)

@@ -9,6 +9,7 @@ import { demoCommand } from './demo-command.js';
 import { serveCommand } from './serve-command.js';
 import { trainCommand } from './train-command.js';
 import { augmentCommand } from './augment-command.js';
+import { modelsCommand } from './models-command.js';
 // Each job owns its commands (src/jobs/<job>/command.ts); the CLI only registers them.
 import { copyDetectCommand, evalCopyCommand } from '../jobs/copy-detection/command.js';
 import { faceCommand } from '../jobs/faces/command.js';
@@ -29,7 +30,7 @@ export function buildProgram(): Command {
     // Options belong to the command they follow: `visid eval copy --json` is eval copy's --json, not eval's.
     .enablePositionalOptions()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand(), videoCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), modelsCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand(), videoCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

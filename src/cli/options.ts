@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { VisidError } from '../util/errors.js';
 import type { FusionMode } from '../util/vectors.js';
 import type { ModelCard } from '../models/model-card.js';
-import { defaultModelPath } from '../models/default-files.js';
+import { DEFAULT_INDEX_MODEL, resolveModelName } from '../models/registry.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -68,9 +68,12 @@ export function cardFromFlags(o: CardFlags): Partial<ModelCard> {
   };
 }
 
-/** Resolves 'default' (or nothing) to the embedded default model. */
-export async function resolveModel(model: string | undefined): Promise<string> {
-  return !model || model === 'default' ? defaultModelPath() : model;
+/**
+ * A --model value → an ONNX file: a model name (`visid models`; built on first use), or a path. Nothing means
+ * `fallback` (visid index: the photo model).
+ */
+export async function resolveModel(model: string | undefined, fallback = DEFAULT_INDEX_MODEL): Promise<string> {
+  return resolveModelName(model ?? fallback);
 }
 
 export { embedderForGallery, embedConfigOfGallery } from '../pipeline/gallery-embedder.js';

@@ -33,16 +33,17 @@ function halfToFloat(h: number): number {
 }
 
 /**
- * Decodes the weights of `groups` (paths relative to `dir`) by name. Every byte of the shards must be accounted
+ * Decodes the weights of `groups` (paths relative to `dir`, or read by a function) by name. Every byte of the shards must be accounted
  * for, so a truncated or mismatched .bin is an error naming the manifest, not silently wrong weights.
  */
-export async function readTfjsWeightGroups(groups: readonly TfjsWeightGroup[], dir: string, where: string): Promise<Map<string, TfWeight>> {
+export async function readTfjsWeightGroups(groups: readonly TfjsWeightGroup[], dir: string | ((shard: string) => Promise<Buffer>), where: string): Promise<Map<string, TfWeight>> {
   const out = new Map<string, TfWeight>();
+  const read = typeof dir === 'string' ? (p: string) => fs.readFile(path.join(dir, p)) : dir;
   for (const group of groups) {
     const bin = Buffer.concat(
       await Promise.all(
         group.paths.map((p) =>
-          fs.readFile(path.join(dir, p)).catch(() => {
+          read(p).catch(() => {
             throw new VisidError('E_MODEL', `weights shard '${p}' is missing`, { item: where });
           }),
         ),

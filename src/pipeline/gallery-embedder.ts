@@ -4,17 +4,16 @@ import { VisidError } from '../util/errors.js';
 import type { FusionMode } from '../util/vectors.js';
 import { Embedder } from '../models/embedder.js';
 import type { ModelCard } from '../models/model-card.js';
-import { DEFAULT_MODEL_NAME, defaultModelPath, untrainedModelPath } from '../models/default-files.js';
-import { UNTRAINED_MODEL_NAME } from '../models/default-model.js';
+import { findModel, registeredModelPath, resolveModelName } from '../models/registry.js';
 import type { Gallery } from '../index/gallery.js';
 
 /** The embedder that made `gallery` (or `override`), refusing a model whose content differs. */
 export async function embedderForGallery(gallery: Gallery, override: string | undefined, threads?: number): Promise<Embedder> {
-  let modelPath = override ?? gallery.model.path;
-  // The embedded default model moves with the package (npx caches, reinstalls): find it where it is now.
+  let modelPath = override ? await resolveModelName(override) : gallery.model.path;
+  // Shipped and built models move with the package (npx caches, reinstalls): find a registered one where it is now.
   if (!override && modelPath && !existsSync(modelPath)) {
-    if (gallery.model.name === DEFAULT_MODEL_NAME) modelPath = await defaultModelPath();
-    else if (gallery.model.name === UNTRAINED_MODEL_NAME) modelPath = await untrainedModelPath();
+    const registered = gallery.model.name ? findModel(gallery.model.name) : undefined;
+    if (registered) modelPath = await registeredModelPath(registered);
   }
   if (!modelPath) throw new VisidError('E_MODEL', 'the gallery does not record its model; pass --model', { item: gallery.dir });
   const card = (gallery.model.config as { card?: Partial<ModelCard> } | undefined)?.card;

@@ -3,7 +3,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../../data/load.js';
 import type { Dataset } from '../../data/item.js';
-import { mobileNetModelPath, untrainedFeatureMapModelPath, untrainedModelPath } from '../../models/default-files.js';
 import { embedItems, rerank, retrieve, scoreGeo, trainGeoModel, type GeoScores, type RankedHit, type RerankKind } from './pipeline.js';
 import type { CosPlaceGrouping, CosPlaceLossName } from './cosplace.js';
 import { nearestIndicesFirst, sharedIndicesFirst } from '../../search/prediction-fusion.js';
@@ -12,12 +11,22 @@ import { localizationPlot } from './map.js';
 import type { FusionMode } from '../../util/vectors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { VisidError } from '../../util/errors.js';
+import { resolveModelName } from '../../models/registry.js';
+
+/** Backbone names the recipe knows: the feature map it trains on and the pooled model it reports as the baseline. */
+export const GEO_BACKBONES: Record<string, { map: string; pooled: string }> = {
+  photo: { map: 'photo-map', pooled: 'photo' },
+  'photo-small': { map: 'photo-small-map', pooled: 'photo-small' },
+  'photo-inceptionv3': { map: 'photo-inceptionv3-map', pooled: 'photo-inceptionv3' },
+  mobilenet: { map: 'mobilenet-wider-map', pooled: 'mobilenet-wider' },
+  'random-conv': { map: 'random-conv-map', pooled: 'random-conv' },
+};
 
 export interface GeoRecipeOptions {
   /** database/ and queries/ (folders of CosPlace-named images, or database.csv / queries.csv manifests); train/ and night/ optional. */
   root: string;
   out: string;
-  /** Feature-map ONNX backbone: a file, 'mobilenet' (default: face-api's trained MobileNetV1) or 'random-conv' (untrained); `baseline` its pooled counterpart. */
+  /** Feature-map backbone: a name of GEO_BACKBONES (default 'photo'), a feature-map model name, or an ONNX file; `baseline` its pooled counterpart. */
   backbone?: string;
   baseline?: string;
   epochs?: number;
@@ -95,9 +104,11 @@ export async function runGeoRecipe(o: GeoRecipeOptions): Promise<GeoRecipeResult
   if (nightQueries) checkLocated(nightQueries, 'night query');
   if (o.grl && !night) throw new VisidError('E_DATASET', '--grl needs target-domain images in night/', { item: o.root });
   await fs.mkdir(o.out, { recursive: true });
-  const named = o.backbone ?? 'mobilenet';
-  const backbone = named === 'mobilenet' ? await mobileNetModelPath() : named === 'random-conv' ? await untrainedFeatureMapModelPath() : named;
-  const baseline = o.baseline ?? (named === 'mobilenet' ? await mobileNetModelPath({ pooled: true }) : named === 'random-conv' ? await untrainedModelPath() : undefined);
+  // A backbone name means its feature map (CosPlace trains GeM + FC on it) and its pooled model as the baseline.
+  const named = o.backbone ?? 'photo';
+  const pair = GEO_BACKBONES[named];
+  const backbone = pair ? await resolveModelName(pair.map) : await resolveModelName(named);
+  const baseline = o.baseline ? await resolveModelName(o.baseline) : pair ? await resolveModelName(pair.pooled) : undefined;
   const ids = database.items.map((it) => it.id);
   const K = 20;
   const steps: GeoStep[] = [];

@@ -10,7 +10,7 @@ export function hotelIdCommand(): Command {
     .description('Hotel-ID (seed 000): train heads with red-occlusion augmentation, MAP@5 on occluded validation images, top-5 unique hotels per test image -> submission.csv')
     .argument('<root>', 'Kaggle layout: train_images/<hotel_id>/*.jpg, train_masks/*.png (optional), test_images/*.jpg')
     .option('-o, --out <dir>', 'output folder (models, submission.csv, report.html)', 'hotel-id-run')
-    .option('--backbone <model.onnx>', 'frozen ONNX backbone for the heads (default: visid\'s default model)')
+    .option('--backbone <model>', 'frozen backbone for the heads: a model name (visid models) or an ONNX file (default: photo; with --make-demo: fashion-mnist, the demo\'s own images)')
     .option('--ensemble <n>', 'train n models (ArcFace / CosFace, different seeds) and sum their similarities', positiveInt, 1)
     .option('--epochs <n>', 'epochs per model', positiveInt, 15)
     .option('--views <n>', 'feature views per training image (the image + Table 1 augmentations)', positiveInt, 6)
@@ -24,7 +24,9 @@ export function hotelIdCommand(): Command {
         const d = await writeHotelIdFashionDemo(path.resolve(root), { perHotel: 100 });
         process.stdout.write(`demo data: ${d.hotels} hotels, ${d.train} training images, ${d.test} occluded test images -> ${path.resolve(root)}\n`);
       }
-      const r = await runHotelId({ root, out: o.out, backbone: o.backbone, models: o.ensemble, epochs: o.epochs, views: o.views, embeddingDim: o.embeddingDim, lr: o.lr, seed: o.seed, quiet: o.quiet });
+      // The demo's images are Fashion-MNIST's: its model is the one that knows them, as for visid demo.
+      const backbone = o.backbone ?? (o.makeDemo ? 'fashion-mnist' : undefined);
+      const r = await runHotelId({ root, out: o.out, backbone, models: o.ensemble, epochs: o.epochs, views: o.views, embeddingDim: o.embeddingDim, lr: o.lr, seed: o.seed, quiet: o.quiet });
       process.stdout.write(
         `validation MAP@5 (simulated red occlusions): ${r.mapAt5.toFixed(4)}\n  the same network untrained: ${r.untrainedMapAt5.toFixed(4)}\n  frozen backbone alone: ${r.baselineMapAt5.toFixed(4)}\n` +
           (r.members.length > 1 ? `  ensemble members alone: ${r.members.map((m) => m.mapAt5.toFixed(4)).join(', ')}\n` : '') +

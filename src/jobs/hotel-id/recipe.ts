@@ -5,7 +5,6 @@ import { readFolderDataset } from '../../data/folder.js';
 import type { Dataset, Item } from '../../data/item.js';
 import { isImageFile } from '../../data/item.js';
 import { Embedder } from '../../models/embedder.js';
-import { defaultModelPath } from '../../models/default-files.js';
 import type { GalleryItem } from '../../index/gallery.js';
 import { ensembleLabels, type EnsembleMember, type GalleryLike } from '../../search/ensemble.js';
 import { augmentedPng } from '../../augment/files.js';
@@ -23,11 +22,12 @@ import { buildNet, type NetSpec } from '../../models/networks.js';
 import { headOnBackboneToOnnx, writeTrainedModel } from '../../models/export-onnx.js';
 import type { ModelCard } from '../../models/model-card.js';
 import { VisidError } from '../../util/errors.js';
+import { resolveModelName } from '../../models/registry.js';
 
 export interface HotelIdOptions {
   root: string;
   out: string;
-  /** Frozen ONNX backbone for the heads (default: visid's default model). */
+  /** Frozen backbone for the heads: a model name or an ONNX file (default: photo). */
   backbone?: string;
   /** Models in the ensemble (different seeds, ArcFace and CosFace alternately; seed 000 §2.5.2). */
   models?: number;
@@ -123,7 +123,8 @@ export async function runHotelId(options: HotelIdOptions): Promise<HotelIdResult
   const valManifest = await manifest('val.jsonl', valItems);
   say(`hotel-id: ${hotels.length} hotels, ${trainItems.length} train / ${valItems.length} validation images, ${testFiles.length} test images${hasMasks ? ', masks from train_masks/' : ''}`);
 
-  const backbone = options.backbone ? path.resolve(options.backbone) : await defaultModelPath();
+  // A model name (visid models) or an ONNX file; the general photo model by default.
+  const backbone = path.resolve(await resolveModelName(options.backbone ?? 'photo'));
   const trainPipelineFile = path.join(out, 'train-augment.json');
   await writeFileAtomic(trainPipelineFile, JSON.stringify(hotelIdTrainPipeline(224, hasMasks ? masksDir : undefined), null, 2));
   const nModels = options.models ?? 1;
