@@ -20,10 +20,11 @@ export interface TrainedCardExtras {
  * A CNN as a standalone ONNX model: NCHW float input 'pixels' [N, 3, H, W] (already mean/std-normalised by the
  * Embedder), output 'descriptor' [N, D]. A grey-input network averages the three channels first, so RGB files work.
  */
-export function cnnToOnnx(net: EmbeddingNet, name: string): Uint8Array {
+export function cnnToOnnx(net: EmbeddingNet, name: string, o: { dynamicSize?: boolean } = {}): Uint8Array {
   const [h, w, c] = net.sampleShape as [number, number, number];
   const g = new OnnxGraph(name);
-  let x = g.input('pixels', ['N', 3, h, w]);
+  // A fully convolutional body with global pooling takes any size (multi-scale), when asked to.
+  let x = g.input('pixels', ['N', 3, o.dynamicSize ? 'H' : h, o.dynamicSize ? 'W' : w]);
   if (c === 1) x = g.node('ReduceMean', [x], { axes: [1], keepdims: 1 });
   const out = net.body.toOnnx(g, x);
   g.node('Identity', [out], {}, ['descriptor']);

@@ -100,18 +100,24 @@ export function layersUpTo(model: KerasLayersModel, until: string): KerasLayer[]
   return order;
 }
 
-/** The output channels of a layer's kernel, bias and batch-norm weights by Keras' naming (`<layer>/kernel`, …). */
-function w(model: KerasLayersModel, layer: KerasLayer, name: string): TfWeight & { values: Float32Array } {
-  return floatWeight(model.weights, `${layer.name}/${name}`, model.where);
-}
-
-export function kerasToOnnx(model: KerasLayersModel, o: KerasConversion): Uint8Array {
-  const g = new OnnxGraph(o.name);
+/**
+ * Appends the layers of `model` up to `until` to `g`, reading `input` (NCHW) where the model's input layer is, with
+ * `weights` (default: the model's own; a trained copy when a fine-tuned backbone is exported). Returns the name of
+ * `until`'s output.
+ */
+export function appendKerasLayers(
+  g: OnnxGraph,
+  model: KerasLayersModel,
+  input: string,
+  until: string,
+  o: { weights?: Map<string, TfWeight>; preprocess?: (g: OnnxGraph, x: string) => string } = {},
+): string {
   const values = new Map<string, string>();
+  const weights = o.weights ?? model.weights;
+  const w = (layer: KerasLayer, name: string) => floatWeight(weights, `${layer.name}/${name}`, model.where);
   const fail = (layer: KerasLayer, message: string): never => {
     throw new VisidError('E_MODEL', `layer '${layer.name}' (${layer.class_name}): ${message}`, { item: model.where });
   };
-  const input = g.input(o.inputName ?? 'image', ['N', 3, 'H', 'W']);
   const activation = (layer: KerasLayer, x: string, a: unknown): string => {
     switch (a ?? 'linear') {
       case 'linear':
@@ -140,7 +146,7 @@ export function kerasToOnnx(model: KerasLayersModel, o: KerasConversion): Uint8A
   };
   const pair = (v: unknown, fallback: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : typeof v === 'number' ? [v, v] : [fallback, fallback]);
 
-  for (const layer of layersUpTo(model, o.until)) {
+  for (const layer of layersUpTo(model, until)) {
     const c = layer.config;
     const ins = (layer.inbound_nodes[0] ?? []).map(([src]) => values.get(src)!);
     if (layer.class_name !== 'InputLayer' && c['data_format'] !== undefined && c['data_format'] !== 'channels_last') fail(layer, `data format ${String(c['data_format'])}`);
@@ -152,11 +158,11 @@ export function kerasToOnnx(model: KerasLayersModel, o: KerasConversion): Uint8A
       case 'Conv2D':
       case 'DepthwiseConv2D': {
         const depthwise = layer.class_name === 'DepthwiseConv2D';
-        const k = w(model, layer, depthwise ? 'depthwise_kernel' : 'kernel');
+        const k = w(layer, depthwise ? 'depthwise_kernel' : 'kernel');
         const [kh, kw, cin, cm] = k.shape as [number, number, number, number];
         const cout = depthwise ? cin * cm : cm;
         const inputs = [ins[0]!, g.weight(depthwise ? onnxDepthwiseKernel(k) : onnxConvKernel(k), depthwise ? [cout, 1, kh, kw] : [cout, cin, kh, kw])];
-        if (c['use_bias']) inputs.push(g.weight(w(model, layer, 'bias').values, [cout]));
+        if (c['use_bias']) inputs.push(g.weight(w(layer, 'bias').values, [cout]));
         const conv = g.node('Conv', inputs, {
           kernel_shape: [kh, kw],
           strides: pair(c['strides'], 1),
@@ -170,11 +176,11 @@ export function kerasToOnnx(model: KerasLayersModel, o: KerasConversion): Uint8A
       case 'BatchNormalization': {
         const axis = Number(c['axis']);
         if (axis !== -1 && axis !== 3) fail(layer, `axis ${axis}`);
-        const mean = w(model, layer, 'moving_mean').values;
+        const mean = w(layer, 'moving_mean').values;
         const n = mean.length;
-        const gamma = c['scale'] === false ? new Float32Array(n).fill(1) : w(model, layer, 'gamma').values;
-        const beta = c['center'] === false ? new Float32Array(n) : w(model, layer, 'beta').values;
-        y = g.node('BatchNormalization', [ins[0]!, g.weight(gamma, [n]), g.weight(beta, [n]), g.weight(mean, [n]), g.weight(w(model, layer, 'moving_variance').values, [n])], { epsilon: { float: Number(c['epsilon'] ?? 1e-3) } });
+        const gamma = c['scale'] === false ? new Float32Array(n).fill(1) : w(layer, 'gamma').values;
+        const beta = c['center'] === false ? new Float32Array(n) : w(layer, 'beta').values;
+        y = g.node('BatchNormalization', [ins[0]!, g.weight(gamma, [n]), g.weight(beta, [n]), g.weight(mean, [n]), g.weight(w(layer, 'moving_variance').values, [n])], { epsilon: { float: Number(c['epsilon'] ?? 1e-3) } });
         break;
       }
       case 'ReLU': {
@@ -220,7 +226,13 @@ export function kerasToOnnx(model: KerasLayersModel, o: KerasConversion): Uint8A
     }
     values.set(layer.name, y);
   }
-  const features = values.get(o.until)!;
+  return values.get(until)!;
+}
+
+export function kerasToOnnx(model: KerasLayersModel, o: KerasConversion): Uint8Array {
+  const g = new OnnxGraph(o.name);
+  const input = g.input(o.inputName ?? 'image', ['N', 3, 'H', 'W']);
+  const features = appendKerasLayers(g, model, input, o.until, { preprocess: o.preprocess });
   if (o.output === 'gem') {
     const clipped = g.node('Clip', [features, g.weight([1e-6], []), g.weight([1e6], [])]);
     const pooled = g.node('GlobalAveragePool', [g.node('Pow', [clipped, g.weight([3], [])])]);

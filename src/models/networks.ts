@@ -1,6 +1,8 @@
 // Trainable embedding networks — small residual CNNs and heads for frozen-backbone features — from a JSON spec.
 import { Conv2d, BatchNorm, Dense, Dropout, GeM, Layer, LeakyRelu, Param, PRelu, Relu, ResidualBlock, Sequential } from './layers.js';
 import { tf } from '../tf/runtime.js';
+import { KerasBackbone, type Trainable } from './keras-backbone.js';
+import { loadedPretrainedBackbone } from './pretrained.js';
 
 /** A small residual CNN trained end to end (input NHWC, uint8-range images normalised by the trainer). */
 export interface CnnSpec {
@@ -36,7 +38,27 @@ export interface HeadSpec {
   seed?: number;
 }
 
-export type NetSpec = CnnSpec | HeadSpec;
+/**
+ * A pretrained Keras body fine-tuned end to end (or its last blocks) with GeM and an FC(-BN) head. The body comes
+ * from `loadPretrainedBackbone` (await it before building).
+ */
+export interface PretrainedSpec {
+  type: 'pretrained';
+  /** A backbone name (photo, photo-small, photo-inceptionv3) or a Keras layers model folder. */
+  backbone: string;
+  /** The body's last layer (its feature map). */
+  until: string;
+  /** Input height, width, channels (3). */
+  input: [number, number, number];
+  trainable: Trainable;
+  freezeBn: boolean;
+  head: 'linear' | 'fc-bn';
+  embeddingDim: number;
+  gemP?: number;
+  seed?: number;
+}
+
+export type NetSpec = CnnSpec | HeadSpec | PretrainedSpec;
 
 /** Intermediate outputs some losses train on (seed 004 §3.2: triplet on the pooled feature, CE on the projection). */
 export interface NetOutputs {
@@ -146,8 +168,21 @@ export function buildHead(spec: HeadSpec): EmbeddingNet {
   return net(spec, layers, sampleShape, taps);
 }
 
+export function buildPretrained(spec: PretrainedSpec): EmbeddingNet {
+  const loaded = loadedPretrainedBackbone(spec.backbone, spec.until);
+  const seed = spec.seed ?? 1;
+  const body = new KerasBackbone(loaded.model, { until: spec.until, trainable: spec.trainable, freezeBn: spec.freezeBn });
+  const channels = body.channelsOf();
+  const layers: Layer[] = [body, new GeM('gem', spec.gemP ?? 3)];
+  const features = layers.length - 1;
+  layers.push(new Dense('fc', channels, spec.embeddingDim, seed + 7));
+  if (spec.head === 'fc-bn') layers.push(new BatchNorm('fc_bn', spec.embeddingDim));
+  return net(spec, layers, spec.input, { features });
+}
+
 export function buildNet(spec: NetSpec): EmbeddingNet {
   if (spec.type === 'resnet') return buildCnn(spec);
   if (spec.type === 'head') return buildHead(spec);
-  throw new Error(`unknown network type '${(spec as { type: string }).type}' (resnet, head)`);
+  if (spec.type === 'pretrained') return buildPretrained(spec);
+  throw new Error(`unknown network type '${(spec as { type: string }).type}' (resnet, head, pretrained)`);
 }

@@ -30,6 +30,23 @@ export interface HeadModelConfig {
   views?: number;
 }
 
+export interface PretrainedModelConfig {
+  type: 'pretrained';
+  /** photo | photo-small | photo-inceptionv3, or a Keras layers model folder (model.json + shards). */
+  backbone: string;
+  /** The body's last layer (needed for a folder; the named ones know theirs). */
+  until?: string;
+  /** What is trained: the whole body, its last N blocks (`last-2-blocks`), or none (the head alone). Default last-2-blocks. */
+  trainable?: 'all' | 'none' | `last-${number}-blocks`;
+  /** Batch norms keep their pretrained statistics (default true). */
+  freezeBn?: boolean;
+  /** The backbone's learning rate as a multiple of the head's (default 0.1). */
+  backboneLr?: number;
+  head?: 'linear' | 'fc-bn';
+  /** Training and export input size (default: the backbone's). */
+  inputSize?: [number, number];
+}
+
 export interface TrainConfig {
   /** Training data: an IDX folder (MNIST layout), an image folder per label, or a manifest. */
   data: string;
@@ -47,7 +64,7 @@ export interface TrainConfig {
   trainPerClass?: number;
   /** Use at most this many validation images per class. */
   valPerClass?: number;
-  model: CnnModelConfig | HeadModelConfig;
+  model: CnnModelConfig | HeadModelConfig | PretrainedModelConfig;
   embeddingDim: number;
   loss: LossConfig;
   sampler: SamplerSpec;
@@ -101,12 +118,27 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
   const loss = lossRaw as unknown as LossConfig;
 
   const modelRaw = (raw.model ?? { type: 'resnet' }) as Record<string, unknown>;
-  if (modelRaw.type !== 'resnet' && modelRaw.type !== 'head') fail('model.type', `must be 'resnet' or 'head', got ${JSON.stringify(modelRaw.type)}`, source);
+  if (modelRaw.type !== 'resnet' && modelRaw.type !== 'head' && modelRaw.type !== 'pretrained') fail('model.type', `must be 'resnet', 'head' or 'pretrained', got ${JSON.stringify(modelRaw.type)}`, source);
+  if (modelRaw.type === 'pretrained') {
+    if (modelRaw.backbone !== undefined && typeof modelRaw.backbone !== 'string') fail('model.backbone', 'must be photo, photo-small, photo-inceptionv3 or a Keras layers model folder', source);
+    if (modelRaw.trainable !== undefined && !(typeof modelRaw.trainable === 'string' && /^(all|none|last-[1-9]\d*-blocks?)$/.test(modelRaw.trainable))) fail('model.trainable', `must be all, none or last-<n>-blocks, got ${JSON.stringify(modelRaw.trainable)}`, source);
+    if (modelRaw.freezeBn !== undefined && typeof modelRaw.freezeBn !== 'boolean') fail('model.freezeBn', 'must be true or false', source);
+    if (modelRaw.backboneLr !== undefined) positive(modelRaw.backboneLr, 'model.backboneLr', source);
+    if (modelRaw.head !== undefined && modelRaw.head !== 'linear' && modelRaw.head !== 'fc-bn') fail('model.head', 'must be linear or fc-bn', source);
+    if (modelRaw.inputSize !== undefined && !(Array.isArray(modelRaw.inputSize) && modelRaw.inputSize.length === 2 && modelRaw.inputSize.every((v) => Number.isInteger(v) && v >= 32))) fail('model.inputSize', 'must be [height, width] of at least 32', source);
+  }
   if (modelRaw.type === 'head' && typeof modelRaw.backbone !== 'string') fail('model.backbone', 'a head needs the path of its frozen ONNX backbone', source);
   if (modelRaw.widths !== undefined && (!Array.isArray(modelRaw.widths) || modelRaw.widths.length === 0 || !modelRaw.widths.every((w) => Number.isInteger(w) && w > 0))) {
     fail('model.widths', 'must be a non-empty list of positive integers', source);
   }
-  const model = (modelRaw.type === 'head' ? { ...modelRaw, backbone: resolve(modelRaw.backbone as string) } : modelRaw) as unknown as TrainConfig['model'];
+  const named = (b: unknown) => typeof b === 'string' && ['photo', 'photo-small', 'photo-inceptionv3'].includes(b);
+  const model = (
+    modelRaw.type === 'head'
+      ? { ...modelRaw, backbone: resolve(modelRaw.backbone as string) }
+      : modelRaw.type === 'pretrained'
+        ? { trainable: 'last-2-blocks', freezeBn: true, backboneLr: 0.1, head: 'fc-bn', ...modelRaw, backbone: named(modelRaw.backbone ?? 'photo') ? (modelRaw.backbone ?? 'photo') : resolve(modelRaw.backbone as string) }
+        : modelRaw
+  ) as unknown as TrainConfig['model'];
 
   const batchSize = positiveInt(raw.batchSize ?? 64, 'batchSize', source);
   const sampler = (raw.sampler ?? (isPairLoss(loss.name) ? { kind: 'pk', p: Math.max(2, Math.floor(batchSize / 4)), k: 4 } : { kind: 'random' })) as SamplerSpec;

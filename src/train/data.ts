@@ -7,6 +7,7 @@ import { isIdxFolder, loadIdxSplit } from '../data/idx.js';
 import type { Dataset } from '../data/item.js';
 import { Embedder } from '../models/embedder.js';
 import { sha256 } from '../models/export-onnx.js';
+import { loadPretrainedBackbone } from '../models/pretrained.js';
 import { readNpy, writeNpy } from '../formats/npy.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { VisidError } from '../util/errors.js';
@@ -155,7 +156,10 @@ export async function loadAugmentPipeline(config: TrainConfig): Promise<AugmentP
 }
 
 export async function prepareImageData(config: TrainConfig, pipeline: AugmentPipeline | undefined, quiet = false): Promise<PreparedData> {
-  const model = config.model as Extract<TrainConfig['model'], { type: 'resnet' }>;
+  const pretrained = config.model.type === 'pretrained' ? config.model : undefined;
+  const model = (pretrained
+    ? { type: 'resnet', channels: 3, inputSize: pretrained.inputSize ?? (await loadPretrainedBackbone(pretrained.backbone, pretrained.until)).inputSize }
+    : config.model) as Extract<TrainConfig['model'], { type: 'resnet' }>;
   let all: ImageArraySet;
   let val: ImageArraySet | undefined;
   if (await isIdxFolder(config.data)) {
@@ -179,7 +183,8 @@ export async function prepareImageData(config: TrainConfig, pipeline: AugmentPip
   }
   train = limitPerClass(train, config.trainPerClass);
   val = limitPerClass(val, config.valPerClass);
-  const stats = pixelStats(train);
+  // A pretrained body takes what it was trained on (RGB in [0, 1]); a CNN from scratch its data's own statistics.
+  const stats = pretrained ? { mean: 0, std: 1 } : pixelStats(train);
   const m = stats.mean;
   const s = stats.std;
   return {

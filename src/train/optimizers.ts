@@ -27,7 +27,72 @@ function decays(v: tf.Variable): boolean {
   return v.rank >= 2;
 }
 
-export function createOptimizer(spec: OptimizerSpec, lr: number): Optimizer {
+/** Variables that learn at `lrScale` × the base rate, with optimiser state of their own. */
+export interface ParamGroup {
+  /** tfjs variable names. */
+  vars: Set<string>;
+  lrScale: number;
+}
+
+/**
+ * An optimiser, or one per parameter group when `groups` are given (a fine-tuned backbone at 0.1× the head's rate):
+ * gradients are taken once for all variables; each group's inner optimiser applies its own at its own rate. Adam is
+ * invariant to a gradient's scale, so a rate ratio needs separate optimisers rather than scaled gradients.
+ */
+export function createOptimizer(spec: OptimizerSpec, lr: number, groups: ParamGroup[] = []): Optimizer {
+  if (groups.length === 0) return createSingleOptimizer(spec, lr);
+  const inners = [createSingleOptimizer(spec, lr), ...groups.map((g) => createSingleOptimizer(spec, lr * g.lrScale))];
+  const groupOf = (name: string) => {
+    const i = groups.findIndex((g) => g.vars.has(name));
+    return i < 0 ? 0 : i + 1;
+  };
+  return {
+    spec,
+    step(f, vars, stepLr) {
+      const parts = inners.map(() => [] as tf.Variable[]);
+      for (const v of vars) parts[groupOf(v.name)]!.push(v);
+      return stepGroups(f, parts, inners, [1, ...groups.map((g) => g.lrScale)].map((k) => k * stepLr));
+    },
+    // Slots are keyed by variable name, unique across groups; every group counts the same steps: one 'iter'.
+    async getWeights() {
+      const all = (await Promise.all(inners.map((o) => o.getWeights()))).flat();
+      const iter = all.find((w) => w.name === 'iter');
+      return [...(iter ? [iter] : []), ...all.filter((w) => w.name !== 'iter')];
+    },
+    async setWeights(weights) {
+      const iter = weights.filter((w) => w.name === 'iter');
+      for (let i = 0; i < inners.length; i++) {
+        const own = weights.filter((w) => w.name !== 'iter' && groupOf(w.name.split('/')[0]!) === i);
+        await inners[i]!.setWeights([...iter.map((w) => ({ name: 'iter', tensor: w.tensor.clone() })), ...own]);
+      }
+    },
+    dispose: () => inners.forEach((o) => o.dispose()),
+  };
+}
+
+/** One gradient computation for all groups, each applied by its optimiser at its rate. */
+function stepGroups(f: () => tf.Scalar, parts: tf.Variable[][], inners: GroupOptimizer[], rates: number[]): number {
+  const all = parts.flat();
+  const { value, grads } = tf.variableGrads(f, all);
+  const loss = value.dataSync()[0]!;
+  if (!Number.isFinite(loss)) {
+    tf.dispose([value, ...Object.values(grads)]);
+    throw new Error(`the loss became ${loss}; lower the learning rate`);
+  }
+  parts.forEach((vars, i) => {
+    if (vars.length === 0) return;
+    inners[i]!.applyGrads(grads, vars, rates[i]!);
+  });
+  tf.dispose([value, ...Object.values(grads)]);
+  return loss;
+}
+
+/** An optimiser that can also apply gradients computed elsewhere (a group of a grouped optimiser). */
+interface GroupOptimizer extends Optimizer {
+  applyGrads(grads: tf.NamedTensorMap, vars: tf.Variable[], lr: number): void;
+}
+
+function createSingleOptimizer(spec: OptimizerSpec, lr: number): GroupOptimizer {
   const inner: tf.Optimizer =
     spec.kind === 'sgd'
       ? tf.train.momentum(lr, spec.momentum ?? 0.9, spec.nesterov ?? false)
@@ -42,31 +107,38 @@ export function createOptimizer(spec: OptimizerSpec, lr: number): Optimizer {
     if (withSetter.setLearningRate) withSetter.setLearningRate(value);
     else withSetter.learningRate = value;
   };
+  /** Applies `grads` of `vars` (weight decay included) at rate `stepLr`; the caller owns and disposes `grads`. */
+  const applyGrads = (grads: tf.NamedTensorMap, vars: tf.Variable[], stepLr: number) => {
+    setLr(stepLr);
+    const named: tf.NamedTensorMap = {};
+    for (const v of vars) {
+      const g = grads[v.name];
+      if (!g) continue;
+      named[v.name] = wd > 0 && spec.kind !== 'adamw' && decays(v) ? tf.add(g, tf.mul(v, wd)) : g;
+    }
+    inner.applyGradients(named);
+    if (wd > 0 && spec.kind === 'adamw') {
+      tf.tidy(() => {
+        for (const v of vars) if (decays(v)) v.assign(tf.sub(v, tf.mul(v, stepLr * wd)));
+      });
+    }
+    // Only the decayed copies are ours to free; the gradients belong to the caller.
+    tf.dispose(Object.entries(named).filter(([k, t]) => t !== grads[k]).map(([, t]) => t));
+  };
   return {
     spec,
     step(f, vars, stepLr) {
-      setLr(stepLr);
       const { value, grads } = tf.variableGrads(f, vars);
       const loss = value.dataSync()[0]!;
       if (!Number.isFinite(loss)) {
         tf.dispose([value, ...Object.values(grads)]);
         throw new Error(`the loss became ${loss}; lower the learning rate`);
       }
-      const named: tf.NamedTensorMap = {};
-      for (const v of vars) {
-        const g = grads[v.name];
-        if (!g) continue;
-        named[v.name] = wd > 0 && spec.kind !== 'adamw' && decays(v) ? tf.add(g, tf.mul(v, wd)) : g;
-      }
-      inner.applyGradients(named);
-      if (wd > 0 && spec.kind === 'adamw') {
-        tf.tidy(() => {
-          for (const v of vars) if (decays(v)) v.assign(tf.sub(v, tf.mul(v, stepLr * wd)));
-        });
-      }
-      tf.dispose([value, ...Object.values(grads), ...Object.values(named)]);
+      applyGrads(grads, vars, stepLr);
+      tf.dispose([value, ...Object.values(grads)]);
       return loss;
     },
+    applyGrads,
     getWeights: () => inner.getWeights(),
     setWeights: (w) => inner.setWeights(w),
     dispose: () => inner.dispose(),

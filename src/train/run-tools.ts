@@ -10,7 +10,7 @@ import type { TrainConfig } from './config.js';
 import { listCheckpoints } from './checkpoint.js';
 import { loadAugmentPipeline, PreparedData, prepareFeatureData, prepareImageData } from './data.js';
 import { averageWeights, greedySoup, networkWeights, SoupResult, Weights } from './soups.js';
-import { exportNet, netSpecOf, validate } from './trainer.js';
+import { exportNet, loadedNetSpec, netSpecOf, validate } from './trainer.js';
 
 export interface OpenRun {
   dir: string;
@@ -31,7 +31,7 @@ export async function openRun(dir: string): Promise<OpenRun> {
   if (checkpoints.length === 0) throw new VisidError('E_NOT_FOUND', 'the run has no checkpoints', { item: dir });
   const pipeline = await loadAugmentPipeline(config);
   const data = config.model.type === 'head' ? await prepareFeatureData(config, pipeline) : await prepareImageData(config, pipeline);
-  return { dir, config, data, spec: netSpecOf(config, data.train.sampleShape), checkpoints };
+  return { dir, config, data, spec: await loadedNetSpec(netSpecOf(config, data.train.sampleShape)), checkpoints };
 }
 
 function netWith(spec: NetSpec, weights: Weights, source: string): EmbeddingNet {

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { tf, initTf } from '../tf/runtime.js';
 import { buildNet, EmbeddingNet, NetSpec } from '../models/networks.js';
+import { loadPretrainedBackbone } from '../models/pretrained.js';
 import { restoreParams } from '../models/layers.js';
 import { cnnToOnnx, headOnBackboneToOnnx, sha256, writeTrainedModel } from '../models/export-onnx.js';
 import type { ModelCard } from '../models/model-card.js';
@@ -57,8 +58,20 @@ export function netSpecOf(config: TrainConfig, sampleShape: number[]): NetSpec {
     const [h, w, c] = sampleShape as [number, number, number];
     return { type: 'resnet', input: [h, w, c], widths: m.widths ?? [16, 32, 64], blocksPerStage: m.blocksPerStage ?? 1, embeddingDim: config.embeddingDim, seed: config.seed };
   }
+  if (m.type === 'pretrained') {
+    const [h, w] = sampleShape as [number, number, number];
+    return { type: 'pretrained', backbone: m.backbone, until: m.until ?? '', input: [h, w, 3], trainable: m.trainable ?? 'last-2-blocks', freezeBn: m.freezeBn ?? true, head: m.head ?? 'fc-bn', embeddingDim: config.embeddingDim, seed: config.seed };
+  }
   const input = sampleShape.length === 1 ? sampleShape[0]! : ([sampleShape[2]!, sampleShape[0]!, sampleShape[1]!] as [number, number, number]);
   return { type: 'head', input, kind: m.kind ?? 'fc-bn', embeddingDim: config.embeddingDim, prelu: m.prelu, dropout: m.dropout, hiddenDim: m.hiddenDim, projectorDim: m.projectorDim, seed: config.seed };
+}
+
+/** The spec with what building it needs loaded first (a pretrained backbone's Keras model, and its last layer). */
+export async function loadedNetSpec(spec: NetSpec): Promise<NetSpec> {
+  if (spec.type !== 'pretrained') return spec;
+  const b = await loadPretrainedBackbone(spec.backbone, spec.until || undefined);
+  if (!spec.until) await loadPretrainedBackbone(spec.backbone, b.until);
+  return { ...spec, until: b.until };
 }
 
 /** L2-normalised embeddings of a whole set, in inference mode, batch by batch. */
@@ -143,12 +156,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
   const pipeline = await loadAugmentPipeline(config);
   const data: PreparedData = config.model.type === 'head' ? await prepareFeatureData(config, pipeline, options.quiet) : await prepareImageData(config, pipeline, options.quiet);
-  const spec = netSpecOf(config, data.train.sampleShape);
+  const spec = await loadedNetSpec(netSpecOf(config, data.train.sampleShape));
   const net = buildNet(spec);
   const numClasses = data.train.classNames.length;
   const projectionDim = spec.type === 'head' && spec.kind === 'projector' ? (spec.projectorDim ?? 8192) : undefined;
   const loss = createLoss(config.loss, numClasses, config.embeddingDim, config.seed, { projectionDim });
-  const optimizer = createOptimizer(config.optimizer, config.lr);
+  // A fine-tuned backbone learns at backboneLr × the head's rate (its own Adam/SGD state, so the ratio holds for Adam).
+  const backboneVars = spec.type === 'pretrained' ? new Set(net.body.layers[0]!.params().map((p) => p.variable.name)) : undefined;
+  const optimizer = createOptimizer(config.optimizer, config.lr, backboneVars ? [{ vars: backboneVars, lrScale: (config.model as { backboneLr?: number }).backboneLr ?? 0.1 }] : []);
   const vars = [...net.trainable(), ...loss.variables()];
   const sampler = createSampler(config.sampler, data.train.labels, config.batchSize, config.seed);
   const logFile = path.join(config.out, 'log.jsonl');
@@ -222,16 +237,16 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 /** Writes the network (with its backbone, for heads) as ONNX + card. */
 export async function exportNet(net: EmbeddingNet, data: PreparedData, config: TrainConfig, out: string, training: Record<string, unknown>): Promise<string> {
   const name = path.basename(config.out);
-  const bytes = net.spec.type === 'head' ? headOnBackboneToOnnx(net, data.backboneBytes!, name) : cnnToOnnx(net, name);
+  const bytes = net.spec.type === 'head' ? headOnBackboneToOnnx(net, data.backboneBytes!, name) : cnnToOnnx(net, name, { dynamicSize: net.spec.type === 'pretrained' });
   const card: ModelCard & { net: NetSpec; training: Record<string, unknown>; backbone?: { file: string; sha256: string } } = {
     name,
     inputSize: data.preprocessing.inputSize,
     layout: 'NCHW',
     mean: data.preprocessing.mean,
     std: data.preprocessing.std,
-    resize: net.spec.type === 'head' ? 'shorter-crop' : 'exact',
+    resize: net.spec.type === 'resnet' ? 'exact' : 'shorter-crop',
     outputDim: config.embeddingDim,
-    description: `Trained by visid: ${net.spec.type === 'head' ? `${(net.spec as { kind: string }).kind} head on a frozen backbone` : 'residual CNN'}, ${config.loss.name} loss, ${config.epochs} epochs on ${path.basename(config.data)}.`,
+    description: `Trained by visid: ${net.spec.type === 'head' ? `${(net.spec as { kind: string }).kind} head on a frozen backbone` : net.spec.type === 'pretrained' ? `${net.spec.backbone} fine-tuned (${net.spec.trainable}${net.spec.freezeBn ? ', frozen BN statistics' : ''}) + GeM + ${net.spec.head}` : 'residual CNN'}, ${config.loss.name} loss, ${config.epochs} epochs on ${path.basename(config.data)}.`,
     net: net.spec,
     training: { loss: config.loss, epochs: config.epochs, data: config.data, ...training },
     ...(net.spec.type === 'head' ? { backbone: { file: (config.model as { backbone: string }).backbone, sha256: sha256(data.backboneBytes!) } } : {}),
