@@ -1,9 +1,10 @@
 // Registers the training kernels TensorFlow.js's WebAssembly backend lacks, composed from kernels it has.
 //
 // tfjs-backend-wasm 4.22 has Conv2D and Conv2DBackpropInput but not Conv2DBackpropFilter, nor the two depthwise
-// backprop kernels, nor UnsortedSegmentSum (the gradient of gather). Each is written here as a sum over filter taps
+// backprop kernels, nor UnsortedSegmentSum (the gradient of gather). Most are written here as sums over filter taps
 // of strided slices and matrix products — the filter gradient of a convolution *is* a correlation of the input with
-// the output gradient — calling the wasm backend's own kernel functions, so no data leaves WebAssembly memory.
+// the output gradient — calling the wasm backend's own kernel functions, so no data leaves WebAssembly memory; the
+// depthwise filter gradient is a direct loop over the wasm heap (faster than any composition of its kernels).
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 
@@ -87,37 +88,7 @@ function geometry(xShape: number[], filterShape: [number, number, number, number
   };
 }
 
-/**
- * The input positions tap (a, b) reads, as a slice of the input padded enough on every side:
- * rows padTop-relative a·d + s·i for i < outH. Returns the padded input and the slice begin/end.
- */
-function padForTaps(r: KernelRunner, x: TensorInfo, g: ConvGeometry): { padded: TensorInfo; offH: number; offW: number } {
-  const needH = (g.fh - 1) * g.dilations[0] + (g.outH - 1) * g.strides[0] + 1;
-  const needW = (g.fw - 1) * g.dilations[1] + (g.outW - 1) * g.strides[1] + 1;
-  const bottom = Math.max(0, needH - g.padTop - g.inH);
-  const right = Math.max(0, needW - g.padLeft - g.inW);
-  const top = Math.max(0, g.padTop);
-  const left = Math.max(0, g.padLeft);
-  const padded = r.run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 });
-  // A negative pad (possible with explicit padding) becomes a start offset instead.
-  return { padded, offH: top - g.padTop, offW: left - g.padLeft };
-}
 
-function tapSlice(r: KernelRunner, padded: TensorInfo, g: ConvGeometry, a: number, b: number, offH: number, offW: number): TensorInfo {
-  const h0 = offH + a * g.dilations[0];
-  const w0 = offW + b * g.dilations[1];
-  const channels = padded.shape[3]!;
-  return r.run('StridedSlice', { x: padded }, {
-    begin: [0, h0, w0, 0],
-    end: [g.batch, h0 + (g.outH - 1) * g.strides[0] + 1, w0 + (g.outW - 1) * g.strides[1] + 1, channels],
-    strides: [1, g.strides[0], g.strides[1], 1],
-    beginMask: 0,
-    endMask: 0,
-    ellipsisMask: 0,
-    newAxisMask: 0,
-    shrinkAxisMask: 0,
-  });
-}
 
 /**
  * dW[a,b,ci,co] = Σ_{n,i,j} x[n, i·s + a·d − pad, j·s + b·d − pad, ci] · dy[n,i,j,co].
@@ -205,28 +176,6 @@ function conv2DBackpropInput({ inputs, backend, attrs }: { inputs: NamedTensorIn
   return r.finish(dx);
 }
 
-/** Depthwise filter gradient: per tap, Σ over positions of x[…, c] · dy[…, c·M + m]. */
-function depthwiseBackpropFilter({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
-  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const a0 = (attrs ?? {}) as Attrs;
-  const filterShape = a0.filterShape as [number, number, number, number];
-  const g = geometry(x.shape, filterShape, a0, true);
-  const mult = filterShape[3];
-  const r = new KernelRunner(backend as Backend);
-  const rows = g.batch * g.outH * g.outW;
-  const dy3 = r.reshape(dy, [rows, g.inC, mult]);
-  const { padded, offH, offW } = padForTaps(r, x, g);
-  const taps: TensorInfo[] = [];
-  for (let a = 0; a < g.fh; a++) {
-    for (let b = 0; b < g.fw; b++) {
-      const patch = r.reshape(tapSlice(r, padded, g, a, b, offH, offW), [rows, g.inC, 1]);
-      const prod = r.run('Multiply', { a: patch, b: dy3 });
-      taps.push(r.run('Sum', { x: prod }, { axis: [0], keepDims: true }));
-    }
-  }
-  const stacked = taps.length === 1 ? taps[0]! : concat(r, taps, 0);
-  return r.finish(r.reshape(stacked, filterShape));
-}
 
 /**
  * Depthwise input gradient: for each tap, g = Σ_m dy[…, c, m] · W[a, b, c, m] lands on the input positions that tap
@@ -281,10 +230,6 @@ function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: NamedTensorInf
   return r.finish(r.reshape(summed, [numSegments, ...rest]));
 }
 
-function concat(r: KernelRunner, parts: TensorInfo[], axis: number): TensorInfo {
-  // tfjs' Concat kernel takes its inputs as an array-like map.
-  return r.run('Concat', parts as unknown as Record<string, TensorInfo>, { axis });
-}
 
 /**
  * wasm's BatchMatMul is 5–7× slower with transposeA/transposeB than on row-major operands (measured: a [16, 50176] ·
@@ -320,10 +265,61 @@ function castingOneHot(plain: KernelConfig['kernelFunc']) {
   };
 }
 
+type HeapBackend = Backend & {
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+};
+
+/**
+ * Depthwise filter gradient as one direct loop over the wasm heap: dW[a, b, c, m] = Σ x[n, oy·s + a·d − pad, …, c]
+ * · dy[n, oy, ox, c·M + m]. The composed version (per-tap slices, products and an axis-0 Sum) spent most of its time
+ * transposing for that Sum — 66 % of a MobileNetV2 training step; this loop reads each input once per tap, in
+ * channel order, and accumulates in float64.
+ */
+function depthwiseBackpropFilterDirect({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a0 = (attrs ?? {}) as Attrs;
+  const filterShape = a0.filterShape as [number, number, number, number];
+  const g = geometry(x.shape, filterShape, a0, true);
+  const b = backend as HeapBackend;
+  const xs = b.typedArrayFromHeap(x);
+  const dys = b.typedArrayFromHeap(dy);
+  const C = g.inC;
+  const M = filterShape[3];
+  const CM = C * M;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const acc = new Float64Array(g.fh * g.fw * CM);
+  for (let n = 0; n < g.batch; n++) {
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++) {
+        const dyOff = ((n * g.outH + oy) * g.outW + ox) * CM;
+        for (let a = 0; a < g.fh; a++) {
+          const iy = oy * sh + a * dh - g.padTop;
+          if (iy < 0 || iy >= g.inH) continue;
+          for (let bb = 0; bb < g.fw; bb++) {
+            const ix = ox * sw + bb * dw - g.padLeft;
+            if (ix < 0 || ix >= g.inW) continue;
+            const xOff = ((n * g.inH + iy) * g.inW + ix) * C;
+            const wOff = (a * g.fw + bb) * CM;
+            if (M === 1) for (let c = 0; c < C; c++) acc[wOff + c]! += xs[xOff + c]! * dys[dyOff + c]!;
+            else for (let c = 0; c < C; c++) for (let m = 0; m < M; m++) acc[wOff + c * M + m]! += xs[xOff + c]! * dys[dyOff + c * M + m]!;
+          }
+        }
+      }
+    }
+  }
+  const out = b.makeOutput(filterShape, 'float32');
+  b.typedArrayFromHeap(out).set(acc);
+  return out;
+}
+
+
 const KERNELS: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as never },
   { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as never },
-  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter as never },
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilterDirect as never },
+  // The composed input gradient measured faster than a direct loop (408 vs 482 ms of a MobileNetV2 step).
   { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput as never },
   { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as never },
 ];
