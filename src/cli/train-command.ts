@@ -28,6 +28,7 @@ interface TrainFlags {
   backend?: string;
   resume?: boolean;
   quiet?: boolean;
+  workers?: number;
 }
 
 function oneOf(names: readonly string[], what: string) {
@@ -53,6 +54,7 @@ function mergeFlags(raw: Record<string, unknown>, data: string | undefined, f: T
   if (f.trainPerClass) out.trainPerClass = f.trainPerClass;
   if (f.seed !== undefined) out.seed = f.seed;
   if (f.backend) out.backend = f.backend;
+  if (f.workers) out.workers = f.workers;
   if (f.backbone) out.model = { type: 'head', backbone: f.backbone, kind: f.head ?? 'fc-bn', ...(f.views ? { views: f.views } : {}) };
   else if (f.widths) out.model = { ...((raw.model as object) ?? { type: 'resnet' }), widths: f.widths };
   return out;
@@ -80,6 +82,7 @@ export function trainCommand(): Command {
     .option('--train-per-class <n>', 'use at most n training images per class', positiveInt)
     .option('--seed <n>', 'random seed (same seed, same run)', (v) => Number.parseInt(v, 10))
     .option('--backend <name>', 'TensorFlow.js backend: wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)', oneOf(['wasm', 'cpu', 'tensorflow'], 'backend'))
+    .option('--workers <n>', 'data-parallel replicas in worker threads (tfjs wasm runs one thread each); deterministic per seed and count', positiveInt)
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('-q, --quiet', 'no progress display')
     .action(async (data: string | undefined, f: TrainFlags) => {

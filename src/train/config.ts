@@ -82,10 +82,17 @@ export interface TrainConfig {
   out: string;
   /** tfjs backend (default: tfjs-node when installed, else wasm). */
   backend?: 'wasm' | 'cpu' | 'tensorflow';
+  /**
+   * Data-parallel replicas in worker threads (default 1: this thread). Each computes the gradients of its shard of
+   * every batch; the summed gradients are applied by all. Deterministic for a given seed and worker count.
+   */
+  workers: number;
+  /** Rows per gradient computation (the rest of a batch is accumulated): bounds memory for large batches. */
+  microBatch?: number;
 }
 
 const KNOWN: Record<string, true> = Object.fromEntries(
-  ['data', 'dataRoot', 'instances', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend'].map((k) => [k, true]),
+  ['data', 'dataRoot', 'instances', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend', 'workers', 'microBatch'].map((k) => [k, true]),
 );
 
 function fail(field: string, why: string, source: string): never {
@@ -187,6 +194,8 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
     seed: Number.isInteger(raw.seed) ? (raw.seed as number) : 1,
     out: resolve(raw.out),
     backend: raw.backend as TrainConfig['backend'],
+    workers: raw.workers === undefined ? 1 : positiveInt(raw.workers, 'workers', source),
+    microBatch: raw.microBatch === undefined ? undefined : positiveInt(raw.microBatch, 'microBatch', source),
   };
 }
 

@@ -166,14 +166,14 @@ export async function prepareImageData(config: TrainConfig, pipeline: AugmentPip
     all = await loadIdxSplit(config.data, 'train');
   } else {
     const size = model.inputSize ?? [64, 64];
-    const ds = await labelledDataset(config.data);
+    const ds = await labelledDataset(config.data, config.dataRoot);
     const p = createProgress({ label: 'decoding training images', total: ds.items.length, unit: 'img', quiet });
     all = await imageArrayFromDataset(ds, size, model.channels ?? 3, { onProgress: (n) => p.tick(n) });
     p.done();
   }
   if (config.val) {
     if (await isIdxFolder(config.val)) val = await loadIdxSplit(config.val, 't10k');
-    else val = await imageArrayFromDataset(await labelledDataset(config.val), [all.height, all.width], all.channels);
+    else val = await imageArrayFromDataset(await labelledDataset(config.val, config.dataRoot), [all.height, all.width], all.channels);
   }
   let train = all;
   if (!val) {

@@ -16,6 +16,8 @@ export interface Optimizer {
   readonly spec: OptimizerSpec;
   /** One update of `vars` from the loss `f`, at learning rate `lr`; returns the loss value. */
   step(f: () => tf.Scalar, vars: tf.Variable[], lr: number): number;
+  /** One update from gradients computed elsewhere (data-parallel workers); the caller disposes `grads`. */
+  applyGrads(grads: tf.NamedTensorMap, vars: tf.Variable[], lr: number): void;
   /** The optimiser's own state (moments), for checkpoints. */
   getWeights(): Promise<Array<{ name: string; tensor: tf.Tensor }>>;
   setWeights(weights: Array<{ name: string; tensor: tf.Tensor }>): Promise<void>;
@@ -49,9 +51,21 @@ export function createOptimizer(spec: OptimizerSpec, lr: number, groups: ParamGr
   return {
     spec,
     step(f, vars, stepLr) {
+      const { value, grads } = tf.variableGrads(f, vars);
+      const loss = value.dataSync()[0]!;
+      if (!Number.isFinite(loss)) {
+        tf.dispose([value, ...Object.values(grads)]);
+        throw new Error(`the loss became ${loss}; lower the learning rate`);
+      }
+      this.applyGrads(grads, vars, stepLr);
+      tf.dispose([value, ...Object.values(grads)]);
+      return loss;
+    },
+    applyGrads(grads, vars, stepLr) {
       const parts = inners.map(() => [] as tf.Variable[]);
       for (const v of vars) parts[groupOf(v.name)]!.push(v);
-      return stepGroups(f, parts, inners, [1, ...groups.map((g) => g.lrScale)].map((k) => k * stepLr));
+      const rates = [1, ...groups.map((g) => g.lrScale)].map((k) => k * stepLr);
+      parts.forEach((p, i) => p.length > 0 && inners[i]!.applyGrads(grads, p, rates[i]!));
     },
     // Slots are keyed by variable name, unique across groups; every group counts the same steps: one 'iter'.
     async getWeights() {
@@ -70,29 +84,8 @@ export function createOptimizer(spec: OptimizerSpec, lr: number, groups: ParamGr
   };
 }
 
-/** One gradient computation for all groups, each applied by its optimiser at its rate. */
-function stepGroups(f: () => tf.Scalar, parts: tf.Variable[][], inners: GroupOptimizer[], rates: number[]): number {
-  const all = parts.flat();
-  const { value, grads } = tf.variableGrads(f, all);
-  const loss = value.dataSync()[0]!;
-  if (!Number.isFinite(loss)) {
-    tf.dispose([value, ...Object.values(grads)]);
-    throw new Error(`the loss became ${loss}; lower the learning rate`);
-  }
-  parts.forEach((vars, i) => {
-    if (vars.length === 0) return;
-    inners[i]!.applyGrads(grads, vars, rates[i]!);
-  });
-  tf.dispose([value, ...Object.values(grads)]);
-  return loss;
-}
 
-/** An optimiser that can also apply gradients computed elsewhere (a group of a grouped optimiser). */
-interface GroupOptimizer extends Optimizer {
-  applyGrads(grads: tf.NamedTensorMap, vars: tf.Variable[], lr: number): void;
-}
-
-function createSingleOptimizer(spec: OptimizerSpec, lr: number): GroupOptimizer {
+function createSingleOptimizer(spec: OptimizerSpec, lr: number): Optimizer {
   const inner: tf.Optimizer =
     spec.kind === 'sgd'
       ? tf.train.momentum(lr, spec.momentum ?? 0.9, spec.nesterov ?? false)

@@ -22,6 +22,7 @@ import { learningRate, snapshotEpochs } from './schedules.js';
 import { checkpointPath, listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { loadAugmentPipeline, PreparedData, prepareFeatureData, prepareImageData, TrainingSet } from './data.js';
 import { writeTrainingReport } from './report.js';
+import { assignState, DataParallel, stateOf, type StateValues } from './parallel.js';
 import type { EpochRecord, ValidationMetrics } from './records.js';
 
 export type { EpochRecord } from './records.js';
@@ -74,8 +75,68 @@ export async function loadedNetSpec(spec: NetSpec): Promise<NetSpec> {
   return { ...spec, until: b.until };
 }
 
+/** The training loss of a batch (tapped losses get the network's intermediate outputs). */
+export function lossValue(net: EmbeddingNet, loss: Loss, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return isTappedLoss(loss) ? loss.computeTapped(net.applyTapped(x, true), y) : loss.compute(net.apply(x, true), y);
+}
+
+/**
+ * Gradients of `weight` × the mean loss over a batch, taken over micro-batches of at most `micro` rows and summed
+ * (each weighted by its share), so that a batch larger than the backend's memory allows still trains as one step.
+ * Batch statistics (batch norm in training mode) and batch mining then see a micro-batch. The caller disposes.
+ */
+export function batchGrads(net: EmbeddingNet, loss: Loss, x: tf.Tensor, y: tf.Tensor, vars: tf.Variable[], micro = Infinity, weight = 1): { loss: number; grads: tf.NamedTensorMap } {
+  const n = x.shape[0]!;
+  const size = Math.max(1, Math.min(n, micro));
+  let total = 0;
+  let acc: tf.NamedTensorMap | undefined;
+  for (let start = 0; start < n; start += size) {
+    const rows = Math.min(size, n - start);
+    const share = (weight * rows) / n;
+    const xs = rows === n ? x : tf.slice(x, start, rows);
+    const ys = rows === n ? y : tf.slice(y, start, rows);
+    const { value, grads } = tf.variableGrads(() => tf.mul(lossValue(net, loss, xs, ys), share) as tf.Scalar, vars);
+    total += value.dataSync()[0]!;
+    value.dispose();
+    if (xs !== x) tf.dispose([xs, ys]);
+    if (!acc) acc = grads;
+    else {
+      for (const [k, g] of Object.entries(grads)) {
+        const prev = acc[k];
+        acc[k] = prev ? tf.add(prev, g) : g.clone();
+        tf.dispose([prev, g].filter((t): t is tf.Tensor => t !== undefined));
+      }
+    }
+  }
+  return { loss: total, grads: acc ?? {} };
+}
+
+/** Optimiser slots keyed by parameter name instead of this thread's tfjs variable names (for replicas). */
+async function optimizerStateByParam(optimizer: Optimizer, named: Array<{ name: string; variable: tf.Variable }>): Promise<StateValues> {
+  const byVar = new Map(named.map((p) => [p.variable.name, p.name]));
+  const out: StateValues = [];
+  for (const w of await optimizer.getWeights()) {
+    const [varName, ...slot] = w.name.split('/');
+    const key = w.name === 'iter' ? 'iter' : byVar.has(varName!) ? `${byVar.get(varName!)}/${slot.join('/')}` : undefined;
+    if (key) out.push({ name: key, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) });
+  }
+  return out;
+}
+
+async function setOptimizerStateByParam(optimizer: Optimizer, named: Array<{ name: string; variable: tf.Variable }>, state: StateValues): Promise<void> {
+  const byName = new Map(named.map((p) => [p.name, p.variable.name]));
+  const weights = state.flatMap((w) => {
+    if (w.name === 'iter') return [{ name: 'iter', tensor: tf.scalar(w.values[0]!) }];
+    const cut = w.name.lastIndexOf('/');
+    const v = byName.get(w.name.slice(0, cut));
+    return v ? [{ name: `${v}/${w.name.slice(cut + 1)}`, tensor: tf.tensor(w.values, w.shape) }] : [];
+  });
+  if (weights.length > 0) await optimizer.setWeights(weights);
+}
+
 /** L2-normalised embeddings of a whole set, in inference mode, batch by batch. */
-export function embedSet(net: EmbeddingNet, set: TrainingSet, batchSize = 256): Float32Array {
+export function embedSet(net: EmbeddingNet, set: TrainingSet, batchSize = net.spec.type === 'pretrained' ? 16 : 256): Float32Array {
+  // A photo backbone at 224 px holds ~50 MB of activations per image: small batches keep wasm's memory bounded.
   const n = set.labels.length;
   const dim = (net.spec as { embeddingDim: number }).embeddingDim;
   const out = new Float32Array(n * dim);
@@ -101,7 +162,7 @@ function configHash(config: TrainConfig): string {
 }
 
 /** Every variable a checkpoint holds: network parameters and the loss's own (class weights, centres, β, s). */
-function namedState(net: EmbeddingNet, loss: Loss): Array<{ name: string; variable: tf.Variable }> {
+export function namedState(net: EmbeddingNet, loss: Loss): Array<{ name: string; variable: tf.Variable }> {
   return [...net.params(), ...loss.variables().map((v, i) => ({ name: `loss.${i}`, variable: v }))];
 }
 
@@ -162,8 +223,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const projectionDim = spec.type === 'head' && spec.kind === 'projector' ? (spec.projectorDim ?? 8192) : undefined;
   const loss = createLoss(config.loss, numClasses, config.embeddingDim, config.seed, { projectionDim });
   // A fine-tuned backbone learns at backboneLr × the head's rate (its own Adam/SGD state, so the ratio holds for Adam).
-  const backboneVars = spec.type === 'pretrained' ? new Set(net.body.layers[0]!.params().map((p) => p.variable.name)) : undefined;
-  const optimizer = createOptimizer(config.optimizer, config.lr, backboneVars ? [{ vars: backboneVars, lrScale: (config.model as { backboneLr?: number }).backboneLr ?? 0.1 }] : []);
+  const backboneParams = spec.type === 'pretrained' ? net.body.layers[0]!.params() : [];
+  const backboneLr = (config.model as { backboneLr?: number }).backboneLr ?? 0.1;
+  const optimizer = createOptimizer(config.optimizer, config.lr, backboneParams.length ? [{ vars: new Set(backboneParams.map((p) => p.variable.name)), lrScale: backboneLr }] : []);
   const vars = [...net.trainable(), ...loss.variables()];
   const sampler = createSampler(config.sampler, data.train.labels, config.batchSize, config.seed);
   const logFile = path.join(config.out, 'log.jsonl');
@@ -184,6 +246,33 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
     }
   }
+  // Data-parallel replicas start from the main replica's state (initial, or restored from a checkpoint).
+  const named = namedState(net, loss);
+  const parallel =
+    config.workers > 1
+      ? await DataParallel.start(config.workers, {
+          spec,
+          loss: config.loss,
+          numClasses,
+          embeddingDim: config.embeddingDim,
+          seed: config.seed,
+          projectionDim,
+          optimizer: config.optimizer,
+          lr: config.lr,
+          groups: backboneParams.length ? [{ names: backboneParams.map((p) => p.name), lrScale: backboneLr }] : [],
+          backend,
+          microBatch: config.microBatch,
+        })
+      : undefined;
+  try {
+  if (parallel) await parallel.load(stateOf(named), done > 0 ? await optimizerStateByParam(optimizer, named) : undefined);
+  /** Brings the main replica up to date with worker 0 (for validation, checkpoints, export). */
+  const sync = async (withOptimizer: boolean) => {
+    if (!parallel) return;
+    const state = await parallel.state();
+    assignState(named, state.params);
+    if (withOptimizer) await setOptimizerStateByParam(optimizer, named, state.optimizer);
+  };
   if (done === 0) await writeFileAtomic(logFile, JSON.stringify({ untrained, backend, spec, augment: pipeline ? pipeline.spec : config.augment }) + '\n');
   if (!options.quiet && pipeline) process.stderr.write(`augmentation (${config.augment.pipeline}):\n${pipeline.describe()}\n`);
   const info = { configHash: hash, spec };
@@ -205,14 +294,24 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       const idx = batches[b]!;
       lr = learningRate(config.schedule, config.lr, trained + b / batches.length, config.epochs);
       const x = data.train.batch(idx, true, config.seed * 1_000_003 + trained * 10_007 + b);
-      const y = tf.tensor1d(Int32Array.from(idx, (i) => data.train.labels[i]!), 'int32');
-      const value = optimizer.step(() => (isTappedLoss(loss) ? loss.computeTapped(net.applyTapped(x, true), y) : loss.compute(net.apply(x, true), y)), vars, lr);
-      tf.dispose([x, y]);
+      const labels = Int32Array.from(idx, (i) => data.train.labels[i]!);
+      let value: number;
+      if (parallel) value = await parallel.step(Float32Array.from(x.dataSync() as Float32Array), x.shape, labels, lr);
+      else {
+        const y = tf.tensor1d(labels, 'int32');
+        const step = batchGrads(net, loss, x, y, vars, config.microBatch);
+        value = step.loss;
+        if (!Number.isFinite(value)) throw new Error(`the loss became ${value}; lower the learning rate`);
+        optimizer.applyGrads(step.grads, vars, lr);
+        tf.dispose([y, ...Object.values(step.grads)]);
+      }
+      x.dispose();
       lossSum += value;
       progress.tick(idx.length);
     }
     progress.done();
     const seconds = (performance.now() - t0) / 1000;
+    await sync(true);
     const metrics = await validate(net, data.val);
     const samples = batches.reduce((s, b) => s + b.length, 0);
     const record: EpochRecord = { epoch, loss: lossSum / Math.max(1, batches.length), lr, seconds, samplesPerSecond: samples / seconds, ...metrics };
@@ -223,6 +322,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (!options.quiet) {
       process.stderr.write(`epoch ${epoch}: loss ${record.loss.toFixed(4)}  R@1 ${metrics['recall@1'].toFixed(4)}  MAP@5 ${metrics['map@5'].toFixed(4)}  ${record.samplesPerSecond.toFixed(0)} samples/s\n`);
     }
+  }
+
+  } finally {
+    await parallel?.close();
   }
 
   // Export the epoch with the best validation Recall@1 (the last one on ties).
