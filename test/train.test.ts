@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { tf, initTf } from '../src/tf/runtime.js';
 import { learningRate, seed004Ratio, snapshotEpochs } from '../src/train/schedules.js';
@@ -12,7 +12,7 @@ import { readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
 import { buildCnn, buildHead } from '../src/models/networks.js';
 import { cnnToOnnx, headOnBackboneToOnnx } from '../src/models/export-onnx.js';
 import { validateConfig } from '../src/train/config.js';
-import { train } from '../src/train/trainer.js';
+import { train, TrainingStopped } from '../src/train/trainer.js';
 import { Embedder } from '../src/models/embedder.js';
 import { assertClose, tempDir, writeChannelMeanModel, writeSolid } from './helpers.js';
 import { OnnxGraph } from '../src/models/onnx-graph.js';
@@ -212,4 +212,15 @@ test('real training on Fashion-MNIST: Recall@1 beats the untrained network by â‰
   const resumed = await train(validateConfig({ ...part, epochs: 3 }, 'test'), { quiet: true, resume: true });
   assert.equal(resumed.history.length, 3);
   assertClose([resumed.history[2]!.loss, resumed.history[2]!['recall@1']], [whole.history[2]!.loss, whole.history[2]!['recall@1']], 1e-5, 'resumed = uninterrupted');
+
+  // Stopped in the middle of epoch 2 (after 3 of its batches): the batches done are kept (partial.ckpt), and the
+  // resumed run goes on from the next batch to the same numbers.
+  const mid = { ...short, out: path.join(dir, 'd') };
+  let epochsDone = 0;
+  let calls = 0;
+  await assert.rejects(train(validateConfig(mid, 'test'), { quiet: true, onEpoch: () => epochsDone++, shouldStop: () => epochsDone === 1 && ++calls > 3 }), TrainingStopped);
+  assert.ok(existsSync(path.join(dir, 'd', 'checkpoints', 'partial.ckpt')), 'mid-epoch checkpoint written');
+  const again = await train(validateConfig(mid, 'test'), { quiet: true, resume: true });
+  assert.ok(!existsSync(path.join(dir, 'd', 'checkpoints', 'partial.ckpt')), 'removed once its epoch is done');
+  for (let e = 0; e < 3; e++) assertClose([again.history[e]!.loss, again.history[e]!['recall@1']], [whole.history[e]!.loss, whole.history[e]!['recall@1']], 1e-5, `epoch ${e + 1}: resumed mid-epoch = uninterrupted`);
 });

@@ -89,10 +89,12 @@ export interface TrainConfig {
   workers: number;
   /** Rows per gradient computation (the rest of a batch is accumulated): bounds memory for large batches. */
   microBatch?: number;
+  /** Minutes between mid-epoch checkpoints (default 5). */
+  checkpointMinutes?: number;
 }
 
 const KNOWN: Record<string, true> = Object.fromEntries(
-  ['data', 'dataRoot', 'instances', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend', 'workers', 'microBatch'].map((k) => [k, true]),
+  ['data', 'dataRoot', 'instances', 'val', 'valFraction', 'trainPerClass', 'valPerClass', 'model', 'embeddingDim', 'loss', 'sampler', 'batchSize', 'epochs', 'lr', 'optimizer', 'schedule', 'augment', 'seed', 'out', 'backend', 'workers', 'microBatch', 'checkpointMinutes'].map((k) => [k, true]),
 );
 
 function fail(field: string, why: string, source: string): never {
@@ -196,6 +198,7 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
     backend: raw.backend as TrainConfig['backend'],
     workers: raw.workers === undefined ? 1 : positiveInt(raw.workers, 'workers', source),
     microBatch: raw.microBatch === undefined ? undefined : positiveInt(raw.microBatch, 'microBatch', source),
+    checkpointMinutes: raw.checkpointMinutes === undefined ? undefined : positive(raw.checkpointMinutes, 'checkpointMinutes', source),
   };
 }
 

@@ -48,7 +48,7 @@ export interface TrainOptions {
 /** Thrown when `shouldStop` ends a run between batches; `epoch` is the unfinished epoch (1-based, as everywhere). */
 export class TrainingStopped extends Error {
   constructor(readonly epoch: number) {
-    super(`training stopped during epoch ${epoch}; checkpoints up to epoch ${epoch - 1} are saved (continue with --resume)`);
+    super(`training stopped during epoch ${epoch}; checkpoints up to epoch ${epoch - 1} are saved, and the batches of epoch ${epoch} done so far (continue with --resume)`);
   }
 }
 
@@ -234,6 +234,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   let done = 0;
   const history: EpochRecord[] = [];
   let untrained = await validate(net, data.val);
+  // A run stopped inside an epoch left checkpoints/partial.ckpt: that epoch goes on from the batch after it.
+  const partialFile = path.join(config.out, 'checkpoints', 'partial.ckpt');
+  let partial: { epoch: number; batch: number; lossSum: number; samples: number; seconds: number } | undefined;
   if (options.resume) {
     const last = (await listCheckpoints(config.out)).at(-1);
     if (last) {
@@ -244,6 +247,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         if ('untrained' in l && l.untrained) untrained = l.untrained;
         else if (l.epoch <= done) history.push(l);
       }
+    }
+    const p = await readCheckpoint(partialFile).catch(() => undefined);
+    if (p && p.epoch === done + 1 && p.info?.['configHash'] === hash) {
+      await loadCheckpoint(partialFile, net, loss, optimizer);
+      const m = p.metrics;
+      partial = { epoch: p.epoch, batch: m['batch']!, lossSum: m['lossSum']!, samples: m['samples']!, seconds: m['seconds']! };
     }
   }
   // Data-parallel replicas start from the main replica's state (initial, or restored from a checkpoint).
@@ -265,7 +274,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         })
       : undefined;
   try {
-  if (parallel) await parallel.load(stateOf(named), done > 0 ? await optimizerStateByParam(optimizer, named) : undefined);
+  if (parallel) await parallel.load(stateOf(named), done > 0 || partial ? await optimizerStateByParam(optimizer, named) : undefined);
   /** Brings the main replica up to date with worker 0 (for validation, checkpoints, export). */
   const sync = async (withOptimizer: boolean) => {
     if (!parallel) return;
@@ -282,13 +291,24 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     // Samplers, seeds and schedules count whole epochs already trained (0 for the first), as before.
     const trained = epoch - 1;
     const batches = sampler.epoch(trained);
-    const progress: Progress = createProgress({ label: `epoch ${epoch}/${config.epochs}`, total: batches.length * config.batchSize, unit: 'samples', quiet: options.quiet });
-    const t0 = performance.now();
-    let lossSum = 0;
+    const resumeAt = partial?.epoch === epoch ? partial : undefined;
+    const first = resumeAt ? resumeAt.batch : 0;
+    const progress: Progress = createProgress({ label: `epoch ${epoch}/${config.epochs}`, total: (batches.length - first) * config.batchSize, unit: 'samples', quiet: options.quiet });
+    const t0 = performance.now() - (resumeAt?.seconds ?? 0) * 1000;
+    let lossSum = resumeAt?.lossSum ?? 0;
+    let samplesDone = resumeAt?.samples ?? 0;
     let lr = config.lr;
-    for (let b = 0; b < batches.length; b++) {
+    let lastSave = performance.now();
+    /** The state after batch `b` of this epoch, to go on from the next one. */
+    const savePartial = async (b: number) => {
+      await sync(true);
+      await saveCheckpoint(partialFile, epoch, { batch: b + 1, lossSum, samples: samplesDone, seconds: (performance.now() - t0) / 1000 }, net, loss, optimizer, info);
+      lastSave = performance.now();
+    };
+    for (let b = first; b < batches.length; b++) {
       if (options.shouldStop?.()) {
         progress.done();
+        if (b > first || resumeAt) await savePartial(b - 1);
         throw new TrainingStopped(epoch);
       }
       const idx = batches[b]!;
@@ -307,16 +327,20 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
       x.dispose();
       lossSum += value;
+      samplesDone += idx.length;
       progress.tick(idx.length);
+      // Long epochs (a fine-tuned photo backbone) keep a mid-epoch checkpoint, so a crash loses minutes, not the epoch.
+      if (performance.now() - lastSave > (config.checkpointMinutes ?? 5) * 60_000 && b < batches.length - 1) await savePartial(b);
     }
     progress.done();
     const seconds = (performance.now() - t0) / 1000;
     await sync(true);
     const metrics = await validate(net, data.val);
-    const samples = batches.reduce((s, b) => s + b.length, 0);
+    const samples = samplesDone;
     const record: EpochRecord = { epoch, loss: lossSum / Math.max(1, batches.length), lr, seconds, samplesPerSecond: samples / seconds, ...metrics };
     history.push(record);
     await saveCheckpoint(checkpointPath(config.out, epoch), epoch, { ...metrics, loss: record.loss, snapshot: snapshots.has(trained) ? 1 : 0 }, net, loss, optimizer, info);
+    await fs.rm(partialFile, { force: true });
     await fs.appendFile(logFile, JSON.stringify(record) + '\n');
     options.onEpoch?.(record);
     if (!options.quiet) {
