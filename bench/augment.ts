@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { AugmentPipeline, type StepSpec } from '../src/augment/pipeline.js';
 import { decodeRgb } from '../src/images/decode.js';
 import { hotelIdTrainPipeline } from '../src/jobs/hotel-id/recipe.js';
-import { flags, median } from './common.js';
+import { helpAndExit, flags, median } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const opts = flags(process.argv.slice(2));

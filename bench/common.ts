@@ -1,4 +1,6 @@
-// Shared benchmark helpers: medians, formatted figures, peak memory of this process.
+// Shared benchmark helpers: medians, formatted figures, peak memory of this process, --help.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -29,4 +31,20 @@ export function flags(argv: string[]): Record<string, string> {
     }
   }
   return out;
+}
+
+/**
+ * `--help` (or -h): prints the script's own header comment — what it measures and its usage — and exits without
+ * running anything. Call it right after the imports.
+ */
+export function helpAndExit(scriptUrl: string): void {
+  if (!process.argv.slice(2).some((a) => a === '--help' || a === '-h')) return;
+  const text = readFileSync(fileURLToPath(scriptUrl), 'utf8');
+  const header: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('//')) break;
+    header.push(line.replace(/^\/\/ ?/, ''));
+  }
+  process.stdout.write(`${header.join('\n')}\n`);
+  process.exit(0);
 }

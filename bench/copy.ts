@@ -19,7 +19,9 @@ import { validateConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { mulberry32 } from '../src/util/random.js';
 import { l2NormalizeRows } from '../src/util/vectors.js';
-import { flags, median } from './common.js';
+import { helpAndExit, flags, median } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');

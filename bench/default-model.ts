@@ -16,7 +16,9 @@ import { initTf } from '../src/tf/runtime.js';
 import { retrievalMetrics } from '../src/eval/in-memory.js';
 import { decodeRgb } from '../src/images/decode.js';
 import { DEBIAN_FASHION_MNIST } from '../src/data/idx.js';
-import { flags } from './common.js';
+import { helpAndExit, flags } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(here, '../../bench/out/default-model');

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { writeSyntheticDataset } from '../src/demo/synthetic.js';
 import { buildResNet50 } from './resnet50.js';
-import { flags, median, mib, peakRssKb } from './common.js';
+import { helpAndExit, flags, median, mib, peakRssKb } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');

@@ -11,7 +11,9 @@ import { mobileNetModelPath, untrainedFeatureMapModelPath, untrainedModelPath } 
 import { embedItems, rerank, retrieve, scoreGeo, trainGeoModel, type RankedHit, type RerankKind } from '../src/jobs/geo/pipeline.js';
 import { nearestIndicesFirst, sharedIndicesFirst } from '../src/search/prediction-fusion.js';
 import type { FusionMode } from '../src/util/vectors.js';
-import { flags, median } from './common.js';
+import { helpAndExit, flags, median } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');

@@ -9,7 +9,9 @@ import { ExactIndex } from '../src/search/exact.js';
 import { encodeNpy } from '../src/formats/npy.js';
 import { gaussian, mulberry32 } from '../src/util/random.js';
 import { l2NormalizeRows } from '../src/util/vectors.js';
-import { flags, median, mib, peakRssKb } from './common.js';
+import { helpAndExit, flags, median, mib, peakRssKb } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(here, '../../bench/out');

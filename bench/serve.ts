@@ -11,7 +11,9 @@ import { Gallery } from '../src/index/gallery.js';
 import { OnnxGraph } from '../src/models/onnx-graph.js';
 import { gaussian, mulberry32 } from '../src/util/random.js';
 import { l2NormalizeRows } from '../src/util/vectors.js';
-import { flags } from './common.js';
+import { helpAndExit, flags } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');

@@ -9,7 +9,9 @@ import { arcFace } from '../src/losses/margin-softmax.js';
 import { createOptimizer } from '../src/train/optimizers.js';
 import { loadIdxSplit } from '../src/data/idx.js';
 import { imageTrainingSet, pixelStats } from '../src/train/data.js';
-import { flags, median } from './common.js';
+import { helpAndExit, flags, median } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const opts = flags(process.argv.slice(2));

@@ -15,7 +15,9 @@ import { decodeFrames, ffmpegPath, probeVideo, writeSlideshow } from '../src/job
 import { FrameClassifier } from '../src/jobs/video/classifier.js';
 import { defaultModelPath, untrainedModelPath } from '../src/models/default-files.js';
 import type { MultiLabelLossSpec } from '../src/train/multilabel.js';
-import { flags, median, peakRssKb } from './common.js';
+import { helpAndExit, flags, median, peakRssKb } from './common.js';
+
+helpAndExit(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');

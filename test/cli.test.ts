@@ -203,6 +203,18 @@ test('visid index without --model embeds with the photo model; visid models list
   assert.match(bad.stderr, /no model file or model name 'no-such-model' \(names: photo, /);
 });
 
+test('every benchmark script answers --help without running', async () => {
+  const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench');
+  const scripts = (await fs.readdir(benchDir)).filter((f) => f.endsWith('.js') && !['common.js', 'report-rss.js', 'resnet50.js'].includes(f));
+  assert.ok(scripts.length >= 12, scripts.join(' '));
+  for (const script of scripts) {
+    const started = Date.now();
+    const r = await promisify(execFile)(process.execPath, [path.join(benchDir, script), '--help'], { timeout: 20_000 });
+    assert.match(r.stdout, /(Benchmark|usage)/i, script);
+    assert.ok(Date.now() - started < 15_000, `${script} --help took ${Date.now() - started} ms`);
+  }
+});
+
 test('every command has --help', async () => {
   const top = await visid(['--help']);
   for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'models', 'face', 'serve', 'train', 'augment', 'recipe']) {

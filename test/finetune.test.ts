@@ -12,7 +12,7 @@ import { readNsfwjsModel } from '../src/models/keras-layers-onnx.js';
 import { kerasBlocks, trainableLayers } from '../src/models/keras-backbone.js';
 import { buildNet } from '../src/models/networks.js';
 import { createOptimizer } from '../src/train/optimizers.js';
-import { validateConfig } from '../src/train/config.js';
+import { readConfigFile, validateConfig } from '../src/train/config.js';
 import { loadedNetSpec, train } from '../src/train/trainer.js';
 import { mulberry32 } from '../src/util/random.js';
 import { assertClose, tempDir } from './helpers.js';
@@ -117,6 +117,18 @@ test('data-parallel replicas: 2 workers give what 1 gives when nothing depends o
   const twoAgain = await train(validateConfig({ ...base, workers: 2, out: path.join(dir, 'w2b') }, 'test'), { quiet: true });
   assertClose(two.history.map((h) => h.loss), one.history.map((h) => h.loss), 1e-4, 'losses, 2 workers vs 1');
   assert.deepEqual(twoAgain.history.map((h) => h.loss), two.history.map((h) => h.loss));
+});
+
+test('configs/finetune-photo.yaml validates; its manifest lists LFW photos of 305 training people', async () => {
+  const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+  const file = path.join(repo, 'configs', 'finetune-photo.yaml');
+  const config = validateConfig(await readConfigFile(file), file, path.dirname(file));
+  assert.equal(config.model.type, 'pretrained');
+  assert.equal(config.workers, 2);
+  const rows = (await fs.readFile(config.data, 'utf8')).trim().split('\n').slice(1).map((l) => l.split(','));
+  assert.equal(new Set(rows.map((r) => r[1])).size, 305);
+  assert.ok(rows.every(([p, label]) => p!.startsWith(`${label}/${label}_`)));
+  assert.match(config.dataRoot!, /shared\/data\/lfw\/images$/);
 });
 
 test('fine-tuning config errors name the field', () => {
