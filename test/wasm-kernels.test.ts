@@ -74,6 +74,20 @@ test('wasm kernels are registered and match the CPU backend', async (t) => {
     }
   });
 
+  await t.test('pointwise (1×1, stride 1) conv gradients: the matrix-product path', async () => {
+    const cases: Case[] = [
+      { n: 2, h: 7, w: 5, c: 3, k: 4, fh: 1, fw: 1, s: [1, 1], d: [1, 1], pad: 'valid' },
+      { n: 1, h: 9, w: 9, c: 5, k: 2, fh: 1, fw: 1, s: [1, 1], d: [1, 1], pad: 'same' },
+      { n: 3, h: 4, w: 6, c: 1, k: 3, fh: 1, fw: 1, s: [1, 1], d: [1, 1], pad: 0 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const cpu = await gradsOn('cpu', c, false, 300 + i);
+      const wasm = await gradsOn('wasm', c, false, 300 + i);
+      assertNear(wasm.dw, cpu.dw, `pointwise dW ${JSON.stringify(c)}`);
+      assertNear(wasm.dx, cpu.dx, `pointwise dX ${JSON.stringify(c)}`);
+    }
+  });
+
   await t.test('depthwise conv gradients on 24 random geometries', async () => {
     for (const [i, c] of randomCases(24, 23, true).entries()) {
       const cpu = await gradsOn('cpu', c, true, 200 + i);
