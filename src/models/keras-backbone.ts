@@ -9,7 +9,7 @@
 import { tf } from '../tf/runtime.js';
 import { VisidError } from '../util/errors.js';
 import type { Layer, Param } from './layers.js';
-import type { OnnxGraph } from './onnx-graph.js';
+import { OnnxGraph } from './onnx-graph.js';
 import { appendKerasLayers, layersUpTo, type KerasLayer, type KerasLayersModel } from './keras-layers-onnx.js';
 import type { TfWeight } from './tfjs-weights.js';
 
@@ -47,6 +47,18 @@ export function kerasBlocks(model: KerasLayersModel, until: string): string[][] 
 
 export type Trainable = 'all' | 'none' | `last-${number}-blocks`;
 
+/**
+ * The last layer of the frozen trunk `trainable` leaves (the end of the block before the first trainable one;
+ * `until` itself for 'none'), or undefined when everything trains.
+ */
+export function trunkEnd(model: KerasLayersModel, until: string, trainable: Trainable): string | undefined {
+  if (trainable === 'all') return undefined;
+  if (trainable === 'none') return until;
+  const blocks = kerasBlocks(model, until);
+  const n = Number(/^last-(\d+)-blocks?$/.exec(trainable)?.[1] ?? 0);
+  return n >= blocks.length ? undefined : blocks[blocks.length - n - 1]!.at(-1);
+}
+
 /** The layers `trainable` makes trainable (the rest keep their pretrained weights, and their BN statistics). */
 export function trainableLayers(model: KerasLayersModel, until: string, trainable: Trainable): Set<string> {
   const blocks = kerasBlocks(model, until);
@@ -68,6 +80,11 @@ export interface KerasBackboneOptions {
   bnMomentum?: number;
   /** Layer name prefix of the parameters (checkpoints). */
   name?: string;
+  /**
+   * A frozen trunk's last layer (a block end): `apply` also takes that layer's output instead of an image (told
+   * apart by its channel count) and runs only the layers after it — the trunk then runs elsewhere (onnxruntime).
+   */
+  from?: string;
 }
 
 interface Vars {
@@ -153,11 +170,21 @@ export class KerasBackbone implements Layer {
     return out;
   }
 
+  /** The layers a trunk output at `from` feeds (everything after the trunk). */
+  private afterTrunk?: KerasLayer[];
+
   apply(x: tf.Tensor, training: boolean): tf.Tensor {
     const values = new Map<string, tf.Tensor>();
+    let layers = this.layers;
+    if (this.o.from && x.shape[3] !== 3 && x.shape[3] === this.channelsOf(this.o.from)) {
+      const trunk = new Set(layersUpTo(this.model, this.o.from).map((l) => l.name));
+      this.afterTrunk ??= this.layers.filter((l) => !trunk.has(l.name));
+      layers = this.afterTrunk;
+      values.set(this.o.from, x);
+    }
     const pair = (v: unknown, d: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : typeof v === 'number' ? [v, v] : [d, d]);
     const act = (a: unknown, t: tf.Tensor) => (a === 'relu' ? tf.relu(t) : a === 'relu6' ? tf.relu6(t) : a === 'sigmoid' ? tf.sigmoid(t) : a === 'tanh' ? tf.tanh(t) : t);
-    for (const l of this.layers) {
+    for (const l of layers) {
       const c = l.config;
       const ins = (l.inbound_nodes[0] ?? []).map(([src]) => values.get(src)!);
       const v = this.vars.get(l.name);
@@ -258,4 +285,13 @@ export class KerasBackbone implements Layer {
   toOnnx(g: OnnxGraph, input: string): string {
     return appendKerasLayers(g, this.model, input, this.o.until, { weights: this.currentWeights() });
   }
+}
+
+/** The layers of `model` up to `from` as an ONNX model: NCHW image in, that layer's output ('trunk') out. */
+export function trunkToOnnx(model: KerasLayersModel, from: string): Uint8Array {
+  const g = new OnnxGraph('visid_frozen_trunk');
+  const out = appendKerasLayers(g, model, g.input('image', ['N', 3, 'H', 'W']), from);
+  g.node('Identity', [out], {}, ['trunk']);
+  g.output('trunk', ['N', 'C', 'h', 'w']);
+  return g.toBytes('frozen trunk of a fine-tuned backbone');
 }

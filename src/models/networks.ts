@@ -52,6 +52,8 @@ export interface PretrainedSpec {
   input: [number, number, number];
   trainable: Trainable;
   freezeBn: boolean;
+  /** The frozen trunk's last layer when the trunk runs in onnxruntime during training (see KerasBackbone `from`). */
+  from?: string;
   head: 'linear' | 'fc-bn';
   embeddingDim: number;
   gemP?: number;
@@ -171,7 +173,7 @@ export function buildHead(spec: HeadSpec): EmbeddingNet {
 export function buildPretrained(spec: PretrainedSpec): EmbeddingNet {
   const loaded = loadedPretrainedBackbone(spec.backbone, spec.until);
   const seed = spec.seed ?? 1;
-  const body = new KerasBackbone(loaded.model, { until: spec.until, trainable: spec.trainable, freezeBn: spec.freezeBn });
+  const body = new KerasBackbone(loaded.model, { until: spec.until, trainable: spec.trainable, freezeBn: spec.freezeBn, from: spec.from });
   const channels = body.channelsOf();
   const layers: Layer[] = [body, new GeM('gem', spec.gemP ?? 3)];
   const features = layers.length - 1;

@@ -45,6 +45,8 @@ export interface PretrainedModelConfig {
   head?: 'linear' | 'fc-bn';
   /** Training and export input size (default: the backbone's). */
   inputSize?: [number, number];
+  /** Where a frozen trunk runs during training: onnxruntime (default, faster) or tfjs. */
+  trunk?: 'onnx' | 'tfjs';
 }
 
 export interface TrainConfig {
@@ -134,6 +136,7 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
     if (modelRaw.freezeBn !== undefined && typeof modelRaw.freezeBn !== 'boolean') fail('model.freezeBn', 'must be true or false', source);
     if (modelRaw.backboneLr !== undefined) positive(modelRaw.backboneLr, 'model.backboneLr', source);
     if (modelRaw.head !== undefined && modelRaw.head !== 'linear' && modelRaw.head !== 'fc-bn') fail('model.head', 'must be linear or fc-bn', source);
+    if (modelRaw.trunk !== undefined && modelRaw.trunk !== 'onnx' && modelRaw.trunk !== 'tfjs') fail('model.trunk', 'must be onnx or tfjs', source);
     if (modelRaw.inputSize !== undefined && !(Array.isArray(modelRaw.inputSize) && modelRaw.inputSize.length === 2 && modelRaw.inputSize.every((v) => Number.isInteger(v) && v >= 32))) fail('model.inputSize', 'must be [height, width] of at least 32', source);
   }
   if (modelRaw.type === 'head' && typeof modelRaw.backbone !== 'string') fail('model.backbone', 'a head needs the path of its frozen ONNX backbone', source);

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { tf, initTf } from '../tf/runtime.js';
 import { buildNet, EmbeddingNet, NetSpec } from '../models/networks.js';
 import { loadPretrainedBackbone } from '../models/pretrained.js';
+import { trunkEnd } from '../models/keras-backbone.js';
+import { FrozenTrunk } from './frozen-trunk.js';
 import { restoreParams } from '../models/layers.js';
 import { cnnToOnnx, headOnBackboneToOnnx, sha256, writeTrainedModel } from '../models/export-onnx.js';
 import type { ModelCard } from '../models/model-card.js';
@@ -217,7 +219,17 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
   const pipeline = await loadAugmentPipeline(config);
   const data: PreparedData = config.model.type === 'head' ? await prepareFeatureData(config, pipeline, options.quiet) : await prepareImageData(config, pipeline, options.quiet);
-  const spec = await loadedNetSpec(netSpecOf(config, data.train.sampleShape));
+  let spec = await loadedNetSpec(netSpecOf(config, data.train.sampleShape));
+  // A frozen trunk (last-N-blocks or head-only fine-tuning) runs in onnxruntime; tfjs trains what follows it.
+  let trunk: FrozenTrunk | undefined;
+  if (spec.type === 'pretrained' && (config.model as { trunk?: string }).trunk !== 'tfjs') {
+    const loaded = await loadPretrainedBackbone(spec.backbone, spec.until);
+    const from = trunkEnd(loaded.model, spec.until, spec.trainable);
+    if (from) {
+      spec = { ...spec, from };
+      trunk = await FrozenTrunk.create(loaded.model, from);
+    }
+  }
   const net = buildNet(spec);
   const numClasses = data.train.classNames.length;
   const projectionDim = spec.type === 'head' && spec.kind === 'projector' ? (spec.projectorDim ?? 8192) : undefined;
@@ -313,7 +325,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
       const idx = batches[b]!;
       lr = learningRate(config.schedule, config.lr, trained + b / batches.length, config.epochs);
-      const x = data.train.batch(idx, true, config.seed * 1_000_003 + trained * 10_007 + b);
+      const images = data.train.batch(idx, true, config.seed * 1_000_003 + trained * 10_007 + b);
+      const x = trunk ? await trunk.run(images) : images;
+      if (trunk) images.dispose();
       const labels = Int32Array.from(idx, (i) => data.train.labels[i]!);
       let value: number;
       if (parallel) value = await parallel.step(Float32Array.from(x.dataSync() as Float32Array), x.shape, labels, lr);
@@ -350,6 +364,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
   } finally {
     await parallel?.close();
+    await trunk?.close();
   }
 
   // Export the epoch with the best validation Recall@1 (the last one on ties).
