@@ -2,9 +2,11 @@
 import { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { Gallery, GalleryItem } from '../index/gallery.js';
+import { Gallery, removeEmptyGallery } from '../index/gallery.js';
 import { readNpy } from '../formats/npy.js';
 import { VisidError } from '../util/errors.js';
+import { assertFiniteRows } from '../util/vectors.js';
+import { validateGalleryItem } from '../index/items.js';
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -71,31 +73,43 @@ export function importCommand(): Command {
       const text = await fs.readFile(o.meta, 'utf8').catch(() => {
         throw new VisidError('E_NOT_FOUND', 'cannot read the items file', { item: o.meta });
       });
+      // Everything is checked before anything is written: a refused import leaves no gallery (or the old one) behind.
+      const firstLine = new Map<string, number>();
       const items = text
         .split('\n')
         .map((line, i) => ({ line, n: i + 1 }))
         .filter(({ line }) => line.trim().length > 0)
         .map(({ line, n }) => {
-          let item: unknown;
+          let raw: unknown;
           try {
-            item = JSON.parse(line);
+            raw = JSON.parse(line);
           } catch {
             throw new VisidError('E_INPUT', 'invalid JSON', { item: `${o.meta}:${n}` });
           }
-          if (typeof item !== 'object' || item === null || typeof (item as GalleryItem).id !== 'string') {
-            throw new VisidError('E_INPUT', 'each line needs an "id" string', { item: `${o.meta}:${n}` });
-          }
-          return item as GalleryItem;
+          const item = validateGalleryItem(raw, `${o.meta}:${n}`);
+          const before = firstLine.get(item.id);
+          if (before !== undefined) throw new VisidError('E_DUPLICATE', `id '${item.id}' repeats line ${before}`, { item: `${o.meta}:${n}` });
+          firstLine.set(item.id, n);
+          return item;
         });
+      const { data, shape } = await readNpy(o.npy);
+      if (shape.length !== 2) throw new VisidError('E_DIM', `expected a 2-d array, got shape (${shape.join(', ')})`, { item: o.npy });
+      if (shape[0] !== items.length) throw new VisidError('E_INPUT', `${shape[0]} rows but ${items.length} items in ${o.meta}`, { item: o.npy });
+      assertFiniteRows(data, shape[1]!, items.map((it) => it.id));
+      const existed = await Gallery.exists(dir);
       let gallery: Gallery;
-      if (await Gallery.exists(dir)) gallery = await Gallery.open(dir);
+      if (existed) gallery = await Gallery.open(dir);
       else {
-        const { shape } = await readNpy(o.npy);
-        if (shape.length !== 2) throw new VisidError('E_DIM', `expected a 2-d array, got shape (${shape.join(', ')})`, { item: o.npy });
         const id = o.modelId ?? `imported-${createHash('sha256').update(await fs.readFile(o.npy)).digest('hex').slice(0, 16)}`;
         gallery = await Gallery.create(dir, { dim: shape[1]!, model: { id, name: 'imported descriptors' } });
       }
-      await gallery.importNpy(o.npy, items);
+      try {
+        await gallery.append(data, items);
+      } catch (err) {
+        // A gallery created for this import and refused (an id clash...) is removed again, not left empty.
+        if (!existed) await removeEmptyGallery(gallery.dir);
+        throw err;
+      }
       process.stdout.write(`imported ${items.length} descriptors into ${gallery.dir} (${gallery.count} items)\n`);
     });
 }

@@ -45,8 +45,8 @@ export function searchCommand(): Command {
           if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, results }, null, 2) + '\n');
           else
             for (const r of results) {
-              process.stdout.write(`${r.query}\n`);
-              r.labels.forEach((l, j) => process.stdout.write(`  ${String(j + 1).padStart(3)}  ${l.score.toFixed(4)}  ${l.label}  (best: ${l.id}, ${l.count} hit${l.count === 1 ? '' : 's'})\n`));
+              process.stdout.write(`${printable(r.query)}\n`);
+              r.labels.forEach((l, j) => process.stdout.write(`  ${String(j + 1).padStart(3)}  ${l.score.toFixed(4)}  ${printable(l.label)}  (best: ${printable(l.id)}, ${l.count} hit${l.count === 1 ? '' : 's'})\n`));
             }
           return;
         }
@@ -55,11 +55,17 @@ export function searchCommand(): Command {
         if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, results }, null, 2) + '\n');
         else
           for (const r of results) {
-            process.stdout.write(`${r.query}\n`);
-            r.hits.forEach((h, j) => process.stdout.write(`  ${String(j + 1).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}${h.label !== undefined ? `  [${h.label}]` : ''}\n`));
+            process.stdout.write(`${printable(r.query)}\n`);
+            r.hits.forEach((h, j) => process.stdout.write(`  ${String(j + 1).padStart(3)}  ${h.score.toFixed(4)}  ${printable(h.id)}${h.label !== undefined ? `  [${printable(h.label)}]` : ''}\n`));
           }
       } finally {
         await searcher.close();
       }
     });
+}
+
+/** One line per hit, whatever a label holds: control characters (a newline...) are shown escaped, as JSON would. */
+export function printable(value: unknown): string {
+  const s = String(value);
+  return /[\u0000-\u001f\u007f]/.test(s) ? JSON.stringify(s).slice(1, -1) : s;
 }

@@ -1,6 +1,7 @@
 // `visid serve`: the HTTP API over one or more galleries (token from VISID_TOKEN for routes that change them).
 import { Command } from 'commander';
-import { buildServer } from '../server/app.js';
+import { buildServer, defaultAllowedHosts } from '../server/app.js';
+import { VisidError } from '../util/errors.js';
 import { positiveInt } from './options.js';
 import { RECOGNIZER_NAMES, recognizerSpec } from '../jobs/faces/recognizers.js';
 
@@ -16,6 +17,7 @@ interface ServeFlags {
   log?: boolean;
   reports?: string;
   recognizer?: string;
+  allowHost: string[];
 }
 
 export function serveCommand(): Command {
@@ -32,6 +34,7 @@ export function serveCommand(): Command {
     .option('--timeout <ms>', 'request timeout', positiveInt, 30_000)
     .option('--reports <dir>', 'folder of HTML reports (visid eval --report) to list on the page')
     .option('--log', 'log every request (JSON lines)')
+    .option('--allow-host <name>', "a host name clients use to reach this server (repeatable; default: localhost, 127.0.0.1, ::1, this machine's name and --host; '*' for any)", (v: string, acc: string[]) => [...acc, ...v.split(',').map((h) => h.trim()).filter(Boolean)], [] as string[])
     .option('--recognizer <name>', `face recognizer for POST /verify and the page's face verification (${RECOGNIZER_NAMES.join(', ')}; a request may name another)`, (v: string) => recognizerSpec(v).name)
     .action(async (galleries: string[], o: ServeFlags) => {
       const app = await buildServer({
@@ -46,8 +49,18 @@ export function serveCommand(): Command {
         logger: o.log,
         reportsDir: o.reports,
         faceRecognizer: o.recognizer,
+        allowedHosts: [...defaultAllowedHosts(o.host), ...o.allowHost],
       });
-      const address = await app.listen({ port: o.port, host: o.host });
+      let address: string;
+      try {
+        address = await app.listen({ port: o.port, host: o.host });
+      } catch (err) {
+        await app.close();
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new VisidError('E_INPUT', `port ${o.port} on ${o.host} is already in use (another server?); choose another with --port`);
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw new VisidError('E_INPUT', `cannot listen on ${o.host}:${o.port} (${code})`);
+        throw err;
+      }
       process.stderr.write(`visid serving ${galleries.length} galleries at ${address}${o.readOnly ? ' (read-only)' : ''}\n`);
       const stop = () => void app.close().then(() => process.exit(0));
       process.once('SIGINT', stop);

@@ -3,18 +3,40 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
 import { Dataset, Item, isImageFile } from './item.js';
-import { itemId } from './paths.js';
+import { isInside, itemId } from './paths.js';
 import { parseGeoFileName } from './geo-names.js';
 
-async function listImages(dir: string): Promise<string[]> {
+/**
+ * An image file of the data set, or undefined for what is not one (hidden, wrong extension). A symbolic link is
+ * followed only when it stays inside the data root (as manifests require), and only regular files are images:
+ * a link to /etc/passwd, /dev/zero or a FIFO is refused by name before anything opens it.
+ */
+async function imageFile(full: string, e: import('node:fs').Dirent, realRoot: string): Promise<string | undefined> {
+  if (!isImageFile(e.name)) return undefined;
+  if (e.isFile()) return full;
+  if (e.isSymbolicLink()) {
+    const real = await fs.realpath(full).catch(() => {
+      throw new VisidError('E_NOT_FOUND', 'symbolic link to nothing', { item: full });
+    });
+    if (!isInside(realRoot, real)) throw new VisidError('E_PATH_ESCAPE', 'symbolic link leads outside the data root', { item: full });
+    if (!(await fs.stat(real)).isFile()) throw new VisidError('E_DATASET', 'not a regular file (a link to a device, FIFO or folder)', { item: full });
+    return full;
+  }
+  throw new VisidError('E_DATASET', 'not a regular file (a device, FIFO or socket)', { item: full });
+}
+
+async function listImages(dir: string, realRoot: string): Promise<string[]> {
   const out: string[] = [];
   const entries = await fs.readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listImages(full)));
-    else if ((e.isFile() || e.isSymbolicLink()) && isImageFile(e.name)) out.push(full);
+    if (e.isDirectory()) out.push(...(await listImages(full, realRoot)));
+    else {
+      const file = await imageFile(full, e, realRoot);
+      if (file) out.push(file);
+    }
   }
   return out;
 }
@@ -46,6 +68,7 @@ export async function readFolderDataset(root: string): Promise<Dataset> {
   const hotel = path.join(absRoot, 'train_images');
   if ((await fs.stat(hotel).catch(() => undefined))?.isDirectory()) labelRoot = hotel;
 
+  const realRoot = await fs.realpath(absRoot);
   const items: Item[] = [];
   const entries = await fs.readdir(labelRoot, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -53,8 +76,8 @@ export async function readFolderDataset(root: string): Promise<Dataset> {
     if (e.name.startsWith('.')) continue;
     const full = path.join(labelRoot, e.name);
     if (e.isDirectory()) {
-      for (const file of await listImages(full)) items.push({ id: itemId(absRoot, file), path: file, label: e.name, ...located(file) });
-    } else if (e.isFile() && isImageFile(e.name)) {
+      for (const file of await listImages(full, realRoot)) items.push({ id: itemId(absRoot, file), path: file, label: e.name, ...located(file) });
+    } else if (await imageFile(full, e, realRoot)) {
       items.push({ id: itemId(absRoot, full), path: full, ...located(full) });
     }
   }

@@ -1,4 +1,5 @@
 // Decodes any image sharp reads into 8-bit sRGB pixels, EXIF-oriented, with pixel-limit and truncation checks.
+import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
 import { VisidError } from '../util/errors.js';
 
@@ -31,11 +32,38 @@ export interface RgbImage {
  * converted, alpha flattened onto white, first frame of animations. Truncated and corrupt files throw E_IMAGE,
  * oversized ones E_IMAGE_TOO_LARGE, both naming the file.
  */
+/** What visid decodes: raster formats only. SVG (and PDF, ...) would be rasterised by librsvg without limits. */
+export const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif', 'jp2']);
+
+/** Only regular files are opened: a FIFO would block forever, a device would read without end. */
+export async function assertRegularFile(file: string, name = file): Promise<void> {
+  let stat;
+  try {
+    stat = await fs.stat(file);
+  } catch (err) {
+    throw new VisidError('E_NOT_FOUND', 'image file does not exist', { item: name, cause: err });
+  }
+  if (!stat.isFile()) throw new VisidError('E_IMAGE', 'not a regular file (a folder, device, FIFO or socket)', { item: name });
+}
+
+/** Refuses a vector or document format before sharp renders it (one rule everywhere: no SVG). */
+export async function assertRasterFormat(image: import("sharp").Sharp, name: string): Promise<void> {
+  let format: string | undefined;
+  try {
+    format = (await image.metadata()).format;
+  } catch {
+    return; // undecodable: the decode itself names the problem
+  }
+  if (format && !RASTER_FORMATS.has(format)) throw new VisidError('E_IMAGE', `${format.toUpperCase()} is not accepted: send a raster image (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF)`, { item: name });
+}
+
 export async function decodeRgb(input: string | Uint8Array, options: DecodeOptions = {}): Promise<RgbImage> {
   const name = options.name ?? (typeof input === 'string' ? input : '<buffer>');
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (typeof input === 'string') await assertRegularFile(input, name);
   try {
     let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'truncated', pages: 1, autoOrient: true });
+    await assertRasterFormat(pipeline, name);
     if (options.width !== undefined && options.height !== undefined) {
       pipeline = pipeline.resize(options.width, options.height, {
         fit: options.resize === 'exact' ? 'fill' : 'cover',

@@ -7,6 +7,7 @@ import type { ItemAttributes } from '../data/item.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { assertFiniteRows } from '../util/vectors.js';
 import { encodeNpy, readNpy } from '../formats/npy.js';
+import { validateGalleryItem } from './items.js';
 
 /** What is stored per gallery row besides its descriptor. */
 export interface GalleryItem extends ItemAttributes {
@@ -49,6 +50,7 @@ interface Manifest {
 }
 
 const MANIFEST = 'gallery.json';
+const SEGMENT_NAME = /^seg-\d{6,}$/;
 const LOCK = 'gallery.lock';
 const MAGIC = 'VISIDVEC';
 const HEADER_BYTES = 64;
@@ -77,8 +79,28 @@ function validateManifest(m: unknown, file: string): Manifest {
   if (!Number.isInteger(o.dim) || o.dim <= 0) throw bad(`dim ${String(o.dim)}`);
   if (o.dtype !== 'float32') throw bad(`dtype ${String(o.dtype)}`);
   if (!o.model || typeof o.model.id !== 'string') throw bad('model.id missing');
-  if (!Array.isArray(o.segments)) throw bad('segments missing');
-  if (typeof o.removed !== 'object' || o.removed === null) throw bad('removed missing');
+  if (o.model.name !== undefined && typeof o.model.name !== 'string') throw bad('model.name must be a string');
+  if (o.model.path !== undefined && typeof o.model.path !== 'string') throw bad('model.path must be a string');
+  if (o.dataRoot !== undefined && (typeof o.dataRoot !== 'string' || !path.isAbsolute(o.dataRoot))) throw bad('dataRoot must be an absolute path');
+  if (!Number.isInteger(o.nextSegment) || o.nextSegment < 1) throw bad(`nextSegment ${JSON.stringify(o.nextSegment)}`);
+  if (!Array.isArray(o.segments)) throw bad('segments must be an array');
+  const names = new Set<string>();
+  o.segments.forEach((seg, i) => {
+    if (typeof seg !== 'object' || seg === null) throw bad(`segments[${i}] is not an object`);
+    // Segment names are generated (seg-000001): anything else, '../../etc/passwd' say, would be read outside the folder.
+    if (typeof seg.name !== 'string' || !SEGMENT_NAME.test(seg.name)) throw bad(`segments[${i}].name ${JSON.stringify(seg.name)} is not a segment name (seg-NNNNNN)`);
+    if (names.has(seg.name)) throw bad(`segment ${seg.name} is listed twice`);
+    names.add(seg.name);
+    if (!Number.isInteger(seg.count) || seg.count < 0) throw bad(`segments[${i}].count ${JSON.stringify(seg.count)}`);
+    if (typeof seg.vectorsSha256 !== 'string' || typeof seg.metaSha256 !== 'string') throw bad(`segments[${i}] checksums missing`);
+    if (Number(seg.name.slice(4)) >= o.nextSegment) throw bad(`segments[${i}].name ${seg.name} is not below nextSegment ${o.nextSegment}`);
+  });
+  if (typeof o.removed !== 'object' || o.removed === null || Array.isArray(o.removed)) throw bad('removed must be an object of id lists');
+  for (const [seg, ids] of Object.entries(o.removed)) {
+    if (!names.has(seg)) throw bad(`removed lists ids of an unknown segment '${seg}'`);
+    if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) throw bad(`removed['${seg}'] must be a list of ids`);
+  }
+  if (!Number.isInteger(o.count) || o.count < 0) throw bad(`count ${JSON.stringify(o.count)}`);
   return o;
 }
 
@@ -128,6 +150,11 @@ export class Gallery {
     if (!Number.isInteger(options.dim) || options.dim <= 0) throw new VisidError('E_DIM', `invalid descriptor dimension ${options.dim}`);
     await fs.mkdir(abs, { recursive: true });
     if (await exists(path.join(abs, MANIFEST))) throw new VisidError('E_GALLERY', 'a gallery already exists here', { item: abs });
+    // Segments without their manifest are a gallery whose gallery.json was lost: starting over would overwrite them.
+    const orphans = (await fs.readdir(abs)).filter((f) => /^seg-\d+\.(vec|jsonl)$/.test(f));
+    if (orphans.length > 0) {
+      throw new VisidError('E_GALLERY', `gallery.json is missing but ${orphans.length} segment files remain (${orphans.slice(0, 2).join(', ')}…); restore gallery.json or move the segments away`, { item: abs });
+    }
     const manifest: Manifest = {
       format: 'visid-gallery',
       version: 1,
@@ -262,6 +289,23 @@ export class Gallery {
     this.rowSegments = keep.map((i) => this.rowSegments[i]!);
   }
 
+  /** Segments on disk (each append adds one). */
+  get segmentCount(): number {
+    return this.manifest.segments.length;
+  }
+
+  /**
+   * The compaction policy of long-running writers (the server): compacts when there are more than `maxSegments`
+   * segments or removed rows make up more than `maxRemovedFraction` of those stored. Returns whether it did.
+   */
+  async compactIfFragmented(maxSegments = 16, maxRemovedFraction = 0.25): Promise<boolean> {
+    const stored = this.manifest.segments.reduce((n, s) => n + s.count, 0);
+    const removed = stored - this.count;
+    if (this.manifest.segments.length <= maxSegments && removed <= maxRemovedFraction * stored) return false;
+    await this.compact();
+    return true;
+  }
+
   /** Rewrites all live rows into one segment and deletes the old segment files. */
   async compact(): Promise<void> {
     await withLock(this.dir, async () => {
@@ -306,6 +350,14 @@ export class Gallery {
       throw new VisidError('E_GALLERY', 'the gallery changed on disk since it was opened; open it again', { item: this.dir });
     }
   }
+}
+
+/** Deletes a gallery that holds no segments (its manifest and lock), and the folder when nothing else is in it. */
+export async function removeEmptyGallery(dir: string): Promise<void> {
+  const manifest = validateManifest(JSON.parse(await fs.readFile(path.join(dir, MANIFEST), 'utf8')), path.join(dir, MANIFEST));
+  if (manifest.segments.length > 0) throw new VisidError('E_GALLERY', 'not empty: it holds segments', { item: dir });
+  await fs.rm(path.join(dir, MANIFEST), { force: true });
+  await fs.rmdir(dir).catch(() => undefined);
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -359,7 +411,22 @@ async function readSegment(dir: string, seg: SegmentInfo, dim: number): Promise<
     throw new VisidError('E_GALLERY', 'segment metadata is missing', { item: metaFile });
   });
   if (sha256(metaText) !== seg.metaSha256) throw new VisidError('E_GALLERY', 'checksum mismatch: metadata is corrupt', { item: metaFile });
-  const metas = metaText.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as GalleryItem);
+  const metas = metaText
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l, i) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(l);
+      } catch {
+        throw new VisidError('E_GALLERY', 'metadata row is not valid JSON', { item: `${metaFile}:${i + 1}` });
+      }
+      try {
+        return validateGalleryItem(raw, `${metaFile}:${i + 1}`, { absolutePaths: true });
+      } catch (err) {
+        throw new VisidError('E_GALLERY', (err as Error).message);
+      }
+    });
   if (metas.length !== seg.count) throw new VisidError('E_GALLERY', `${metas.length} metadata rows for ${seg.count} descriptors`, { item: metaFile });
   // Copy out of the file buffer so the rows are 4-byte aligned.
   const vectors = new Float32Array(seg.count * dim);
@@ -387,10 +454,22 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
       await fs.rm(lock, { force: true });
     }
   }
+  await removeStaleTemporaries(dir);
   try {
     return await fn();
   } finally {
     await fs.rm(lock, { force: true });
+  }
+}
+
+/**
+ * Temporary files of atomic writes (.<name>.<pid>.<random>.tmp) left by a writer killed mid-write. Under the lock
+ * no other visid writes here, so those of dead processes are garbage.
+ */
+async function removeStaleTemporaries(dir: string): Promise<void> {
+  for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
+    const m = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(f);
+    if (m && (Number(m[1]) === process.pid ? false : !isAlive(Number(m[1])))) await fs.rm(path.join(dir, f), { force: true });
   }
 }
 

@@ -1,5 +1,7 @@
 // The visid HTTP server (Fastify): shared limits, errors, auth, metrics and OpenAPI, with each part's routes as a plugin.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
@@ -30,7 +32,31 @@ const STATUS: Record<VisidErrorCode, number> = {
   E_MODEL: 500,
   E_GALLERY: 500,
   E_LOCKED: 503,
+  E_TOO_LARGE: 413,
 };
+
+/**
+ * Error messages name files by their paths; a client learns nothing from the server's folder layout, so an
+ * absolute path in a message is cut to its last part (`/srv/visid/galleries/faces` → `faces`).
+ */
+export function redactPaths(message: string): string {
+  return message.replace(/(^|[\s'"(=])(\/(?:[^\s'"():/]+\/)+)([^\s'"():/]*)/g, (_m, lead: string, _dir: string, last: string) => `${lead}${last || '.'}`);
+}
+
+/** The host names a server listening on `listen` answers to by default. */
+export function defaultAllowedHosts(listen?: string): string[] {
+  const hosts = ['localhost', '127.0.0.1', '::1', hostname().toLowerCase()];
+  if (listen && listen !== '0.0.0.0' && listen !== '::') hosts.push(listen.toLowerCase());
+  return hosts;
+}
+
+/** The host part of a Host header ("[::1]:8080" → "::1", "Example.org:80" → "example.org"). */
+function hostOf(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') >>> 0);
+  const colon = h.lastIndexOf(':');
+  return colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h;
+}
 
 /** Route plugins, each a self-contained group of routes (and pages) for one part of visid. */
 const ROUTE_PLUGINS: Array<(app: FastifyInstance, ctx: ServerContext) => Promise<void>> = [galleryRoutes, faceRoutes, reportRoutes, webRoutes];
@@ -45,10 +71,23 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   const registry = await GalleryRegistry.open(options.galleries, options.maxPendingSearches ?? 1024);
   const limiter = new Limiter(options.maxConcurrent ?? 2, options.maxQueue ?? 32);
 
+  const maxRequestBytes = options.maxRequestBytes ?? 2 * maxUploadBytes + 1024 * 1024;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const allowedHosts = new Set((options.allowedHosts ?? defaultAllowedHosts()).map((h) => h.toLowerCase()));
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: maxUploadBytes,
-    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    requestTimeout,
+    // Node checks request timeouts every connectionsCheckingInterval (30 s by default): a slow body then lives
+    // up to twice --timeout. Checking every second keeps the limit what it says.
+    serverFactory: (handler) => createServer({ requestTimeout, connectionsCheckingInterval: Math.min(1000, requestTimeout), headersTimeout: Math.min(60_000, requestTimeout) }, handler),
+  });
+  // DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example; it gets nothing.
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer');
+    if (allowedHosts.has('*')) return;
+    const host = hostOf(req.headers.host ?? '');
+    if (!allowedHosts.has(host)) return reply.status(421).send({ error: `host '${host}' is not served here (serve with --allow-host ${host || '<name>'})`, code: 'E_HOST' });
   });
   // Only JSON and multipart bodies are understood; anything else is 415.
   app.removeContentTypeParser('text/plain');
@@ -85,10 +124,12 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   });
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 64, fields: 64, fieldSize: 64 * 1024 } });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: Array<{ instancePath?: string; params?: { missingProperty?: string } }> }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: Array<{ instancePath?: string; params?: { missingProperty?: string } }> }, req, reply) => {
+    // An error in the middle of a multipart body leaves the rest of it unread: the connection cannot be reused.
+    if (req.isMultipart()) reply.header('connection', 'close');
     if (err instanceof VisidError) {
       const status = STATUS[err.code] ?? 400;
-      return reply.status(status).send({ error: err.message, code: err.code, field: (err as VisidError & { field?: string }).field });
+      return reply.status(status).send({ error: redactPaths(err.message), code: err.code, field: (err as VisidError & { field?: string }).field });
     }
     if (err.validation) {
       const v = err.validation[0];
@@ -103,7 +144,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) app.log.error(err);
-    return reply.status(status).send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? 'E_HTTP' });
+    return reply.status(status).send({ error: status === 500 ? 'internal error' : redactPaths(err.message), code: err.code ?? 'E_HTTP' });
   });
 
   const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -129,7 +170,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   });
 
 
-  const ctx: ServerContext = { options, registry, limiter, maxPixels, requireToken };
+  const ctx: ServerContext = { options, registry, limiter, maxPixels, maxRequestBytes, requireToken };
   // Each recipe's routes are one plugin: adding a recipe adds a line here and touches nothing else.
   for (const routes of ROUTE_PLUGINS) await app.register(async (child) => routes(child, ctx));
 

@@ -21,6 +21,13 @@ export interface ServeOptions {
   /** Face recognizer POST /verify uses when a request does not name one (default: visid's default). */
   faceRecognizer?: string;
   logger?: boolean;
+  /** Bytes of one whole request (all parts); default 2 × maxUploadBytes + 1 MiB (POST /verify's two photos). */
+  maxRequestBytes?: number;
+  /**
+   * Host names (without port) the server answers to; others get 421 (a DNS-rebinding page cannot read the
+   * galleries). Default: localhost, 127.0.0.1, ::1, the machine's name and the listen address; '*' allows any.
+   */
+  allowedHosts?: string[];
 }
 
 /** What a route plugin needs from the server; a recipe adds its routes as one plugin taking this. */
@@ -30,6 +37,8 @@ export interface ServerContext {
   /** Bounds the expensive image work (decode + embed) across all routes. */
   limiter: Limiter;
   maxPixels: number;
+  /** Bytes one whole request may carry (all multipart parts together). */
+  maxRequestBytes: number;
   /** preHandler for routes that change a gallery: bearer token, or 403 when read-only. */
   requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }

@@ -78,6 +78,8 @@ export class GalleryRegistry {
   async write(g: ServedGallery, change: (gallery: Gallery) => Promise<void>): Promise<void> {
     await g.writes.run(async () => {
       await change(g.gallery);
+      // Every upload commits its own small segment; merging them now and then keeps loading and disk use bounded.
+      await g.gallery.compactIfFragmented();
       const old = g.searcher;
       g.searcher = await GallerySearcher.create(g.gallery);
       // Searches still running on the old index hold their own references; release it a little later.

@@ -12,7 +12,9 @@ export type VisidErrorCode =
   | 'E_NAN'
   | 'E_MODEL'
   | 'E_GALLERY'
-  | 'E_LOCKED';
+  | 'E_LOCKED'
+  /** A request or upload over its size or count limit. */
+  | 'E_TOO_LARGE';
 
 export class VisidError extends Error {
   readonly code: VisidErrorCode;

@@ -18,7 +18,7 @@ export async function faceRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (req) => {
       if (!req.isMultipart()) throw new VisidError('E_INPUT', 'send the two photos as multipart/form-data fields a and b');
-      const { files, fields } = await readMultipart(req);
+      const { files, fields } = await readMultipart(req, { files: { a: 1, b: 1 }, fields: { threshold: 1, recognizer: 1 }, maxBytes: ctx.maxRequestBytes });
       const a = files.find((f) => f.field === 'a');
       const b = files.find((f) => f.field === 'b');
       if (!a) throw fieldError('a', "missing photo 'a'");

@@ -7,12 +7,13 @@ import sharp from 'sharp';
 import { VisidError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isInside, resolveInsideRoot } from '../../data/paths.js';
+import { assertRasterFormat, assertRegularFile } from '../../images/decode.js';
 import type { ServedGallery } from '../registry.js';
 import { errorSchema, fieldError, hitSchema, labelSchema, parseBool, parseK, readMultipart, thumbnailUrl } from '../http.js';
 import type { ServerContext } from '../context.js';
 
 export async function galleryRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const { registry, limiter, maxPixels, requireToken } = ctx;
+  const { registry, limiter, maxPixels, requireToken, maxRequestBytes } = ctx;
 
   app.get(
     '/galleries',
@@ -51,7 +52,7 @@ export async function galleryRoutes(app: FastifyInstance, ctx: ServerContext): P
       const { name } = req.params as { name: string };
       const g = registry.get(name);
       if (req.isMultipart()) {
-        const { files, fields } = await readMultipart(req);
+        const { files, fields } = await readMultipart(req, { files: { image: 1 }, fields: { k: 1, uniqueLabels: 1 }, maxBytes: maxRequestBytes });
         const image = files.find((f) => f.field === 'image');
         if (!image) throw fieldError('image', "multipart search needs a file in field 'image'");
         const k = parseK(fields['k']?.[0]);
@@ -62,11 +63,14 @@ export async function galleryRoutes(app: FastifyInstance, ctx: ServerContext): P
       }
       {
         const body = req.body as { descriptor?: unknown; k?: unknown; uniqueLabels?: unknown } | undefined;
-        if (!body || !Array.isArray(body.descriptor)) throw fieldError('descriptor', "JSON search needs 'descriptor': an array of numbers");
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw fieldError('descriptor', "JSON search needs an object with 'descriptor': an array of numbers");
+        const unknown = Object.keys(body).find((key) => !['descriptor', 'k', 'uniqueLabels'].includes(key));
+        if (unknown) throw fieldError(unknown, `unknown field '${unknown}' (this route takes descriptor, k, uniqueLabels)`);
+        if (!Array.isArray(body.descriptor)) throw fieldError('descriptor', "JSON search needs 'descriptor': an array of numbers");
         const d = body.descriptor as unknown[];
         if (d.length !== g.gallery.dim) throw fieldError('descriptor', `'descriptor' has ${d.length} values; gallery '${name}' has dimension ${g.gallery.dim}`);
         if (!d.every((x) => typeof x === 'number' && Number.isFinite(x))) throw fieldError('descriptor', "'descriptor' must hold finite numbers only");
-        return search(g, Float32Array.from(d as number[]), parseK(body.k), parseBool(body.uniqueLabels, 'uniqueLabels'));
+        return search(g, Float32Array.from(d as number[]), parseK(body.k, 'k', true), parseBool(body.uniqueLabels, 'uniqueLabels', true));
       }
     },
   );
@@ -85,7 +89,7 @@ export async function galleryRoutes(app: FastifyInstance, ctx: ServerContext): P
       const { name } = req.params as { name: string };
       const g = registry.get(name);
       if (!req.isMultipart()) throw new VisidError('E_INPUT', 'send the images as multipart/form-data');
-      const { files, fields } = await readMultipart(req);
+      const { files, fields } = await readMultipart(req, { files: { image: 64 }, fields: { label: 64 }, maxBytes: maxRequestBytes });
       const images = files.filter((f) => f.field === 'image');
       if (images.length === 0) throw fieldError('image', "no files in field 'image'");
       const labels = fields['label'] ?? [];
@@ -142,7 +146,17 @@ export async function galleryRoutes(app: FastifyInstance, ctx: ServerContext): P
       if (path.isAbsolute(item.path) && isInside(uploads, path.resolve(item.path))) file = await resolveInsideRoot(uploads, path.relative(uploads, item.path), id);
       else if (g.gallery.dataRoot) file = await resolveInsideRoot(g.gallery.dataRoot, item.path, id);
       else throw new VisidError('E_NOT_FOUND', `item '${id}' has no image inside the gallery's data root`);
-      const jpeg = await sharp(file, { limitInputPixels: maxPixels, autoOrient: true }).resize(size, size, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
+      let jpeg: Buffer;
+      try {
+        await assertRegularFile(file, id);
+        const source = sharp(file, { limitInputPixels: maxPixels, autoOrient: true });
+        await assertRasterFormat(source, id);
+        jpeg = await source.resize(size, size, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
+      } catch (err) {
+        if (err instanceof VisidError) throw err;
+        // The source was changed or damaged after it was indexed: the thumbnail is gone, the server is fine.
+        throw new VisidError('E_NOT_FOUND', `the image of item '${id}' can no longer be read`);
+      }
       reply.header('content-type', 'image/jpeg').header('cache-control', 'max-age=300');
       return reply.send(jpeg);
     },
