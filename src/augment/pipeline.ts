@@ -136,7 +136,11 @@ export class AugmentPipeline {
         if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new VisidError('E_INPUT', `augmentation step ${at} (${op}): p must lie in [0, 1]`);
         try {
           if (op === 'Normalize') {
-            normalization = { mean: (params.mean ?? [0.485, 0.456, 0.406]) as [number, number, number], std: (params.std ?? [0.229, 0.224, 0.225]) as [number, number, number] };
+            const triple = (v: unknown, key: string, positive: boolean) => {
+              if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0))) throw new Error(`'${key}' must be three ${positive ? 'positive ' : ''}numbers`);
+              return v as [number, number, number];
+            };
+            normalization = { mean: triple(params.mean ?? [0.485, 0.456, 0.406], 'mean', false), std: triple(params.std ?? [0.229, 0.224, 0.225], 'std', true) };
             continue;
           }
           if (op === 'OneOf') {
@@ -175,7 +179,13 @@ export class AugmentPipeline {
       throw new VisidError('E_INPUT', `augmentation config is not valid: ${(err as Error).message}`, { item: file });
     }
     const list = Array.isArray(raw) ? raw : (raw as { pipeline?: unknown })?.pipeline;
-    return AugmentPipeline.create(list as StepSpec[], path.dirname(file));
+    try {
+      return await AugmentPipeline.create(list as StepSpec[], path.dirname(file));
+    } catch (err) {
+      // Name the file: a step index alone does not say which config is wrong.
+      if (err instanceof VisidError && !err.item) throw new VisidError(err.code, err.message, { item: file, cause: err });
+      throw err;
+    }
   }
 
   /** Applies every step (each with its probability) with `random`. */
