@@ -4,6 +4,7 @@
 //   node dist/bench/finetune.js --lfw      fine-tune on half of LFW's people with ≥ 4 photos (ArcFace), evaluate on
 //                                           the other half (unseen people; one photo a query, the rest the gallery):
 //                                           R@1 and MAP@5 off the shelf, head only, last 2 blocks, all layers
+//   node dist/bench/finetune.js --lfw --evaluate runs/finetune-photo/model.onnx   the same split, one given model
 // Options: --batch 32 --micro 8 --size 224 --batches 6 --workers 1,2 --epochs 3 --python /usr/bin/python3
 // PyTorch comes from Debian's python3-torch (apt-get install python3-torch python3-torchvision libopenblas0-pthread).
 import { spawnSync } from 'node:child_process';
@@ -24,7 +25,7 @@ const root = path.resolve(here, '../..');
 const args = flags(process.argv.slice(2));
 if (args['help']) {
   process.stdout.write(
-    'usage: node dist/bench/finetune.js [--lfw] [--batch 32] [--micro 8] [--size 224] [--batches 6] [--workers 1,2] [--epochs 3] [--python /usr/bin/python3]\n' +
+    'usage: node dist/bench/finetune.js [--lfw [--evaluate model.onnx]] [--batch 32] [--micro 8] [--size 224] [--batches 6] [--workers 1,2] [--epochs 3] [--python /usr/bin/python3]\n' +
       '  without --lfw: training images/s of visid (tfjs wasm) and PyTorch (Debian python3-torch) on MobileNetV2, all layers and the last 2 blocks\n' +
       '  --lfw: fine-tuning on LFW people (half of those with ≥ 4 photos), retrieval of the other half before and after (needs $VISID_SHARED/data/lfw)\n',
   );
@@ -125,6 +126,11 @@ async function lfw(): Promise<void> {
   console.log('| model | R@1 | R@5 | MAP@5 | training |\n|---|---|---|---|---|');
   const row = (name: string, m: { 'recall@1': number; 'recall@5': number; 'map@5': number }, note: string) => console.log(`| ${name} | ${m['recall@1'].toFixed(4)} | ${m['recall@5'].toFixed(4)} | ${m['map@5'].toFixed(4)} | ${note} |`);
   row('photo off the shelf (GeM)', await evaluate('photo'), '—');
+  // --evaluate <model.onnx>: a model trained elsewhere (visid train --config configs/finetune-photo.yaml) on this split.
+  if (args['evaluate']) {
+    row(`${args['evaluate']}`, await evaluate(path.resolve(args['evaluate'])), 'given with --evaluate');
+    return;
+  }
   const epochs = Number(args['epochs'] ?? 3);
   for (const [trainable, workers] of [['none', 1], ['last-2-blocks', 2], ['all', 2]] as const) {
     const dir = path.join(out, `lfw-${trainable}`);

@@ -1,8 +1,12 @@
 // Benchmark: `visid serve` under load (autocannon on loopback) over a 100,000 × 512 gallery: searches/s and
 // p50/p99 latency at 1, 8 and 64 connections, for JSON descriptors and image uploads; memory before and after.
-// Usage: node dist/bench/serve.js [--n 100000] [--duration 10] [--soak 100000]
+// Then a soak under hostile load: normal descriptor searches (8 connections) while other clients send oversized
+// uploads, junk multipart parts, malformed bodies, foreign Host headers and slow (slowloris) bodies; the p99 of the
+// normal searches against the quiet figure (target ≤ 2×) and the server's RSS (bounded).
+// Usage: node dist/bench/serve.js [--n 100000] [--duration 10] [--soak 100000] [--hostile-only]
 import { spawn } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -92,6 +96,7 @@ const multipart = Buffer.concat([
 console.log(`serve benchmark: gallery ${n} × ${dim}, exact top-10, searches batched per pass, 2 uploads embedded at once with a queue of 256, ${duration} s per point`);
 await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: descriptor });
 const before = rssKb(server.pid!);
+if (!opts['hostile-only']) {
 for (const connections of [1, 8, 64]) {
   await run(`descriptor, ${connections} connections`, { url, method: 'POST', connections, duration, headers: { 'content-type': 'application/json' }, body: descriptor });
 }
@@ -103,4 +108,58 @@ console.log(`soak: ${soak} descriptor requests at 64 connections`);
 const s = await run('descriptor soak', { url, method: 'POST', connections: 64, amount: soak, headers: { 'content-type': 'application/json' }, body: descriptor });
 const after = rssKb(server.pid!);
 console.log(`server RSS: ${(before / 1024).toFixed(0)} MiB after warm-up, ${(mid / 1024).toFixed(0)} MiB after the load points, ${(after / 1024).toFixed(0)} MiB after ${s.requests.total} more requests (${(((after - mid) / mid) * 100).toFixed(1)} % over the soak)`);
+}
+
+/** Slow clients: each opens a connection, sends headers promising a body, then one byte a second. */
+function slowloris(count: number, stopAt: number): Promise<void> {
+  const sockets: net.Socket[] = [];
+  const open = () => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(`POST /galleries/${path.basename(galleryDir)}/search HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`));
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      if (Date.now() < stopAt) open(); // the server closed it at its timeout: come back
+    });
+    sockets.push(sock);
+  };
+  for (let i = 0; i < count; i++) open();
+  const tick = setInterval(() => sockets.forEach((s) => s.writable && s.write(' ')), 1000);
+  return new Promise((resolve) => setTimeout(() => {
+    clearInterval(tick);
+    sockets.forEach((s) => s.destroy());
+    resolve();
+  }, stopAt - Date.now()));
+}
+
+{
+  const hostileSeconds = Math.max(duration, 20);
+  const quiet = await run('quiet: descriptor, 8 conn.', { url, method: 'POST', connections: 8, duration: hostileSeconds, headers: { 'content-type': 'application/json' }, body: descriptor });
+  const rssQuiet = rssKb(server.pid!);
+  const junkPart = Buffer.alloc(2 * 1024 * 1024, 1);
+  const junk = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="q.jpg"\r\n\r\n`), jpeg,
+    ...Array.from({ length: 8 }, (_, i) => [Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="junk${i}"; filename="j"\r\n\r\n`), junkPart]).flat(),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  const big = Buffer.alloc(40 * 1024 * 1024, 2);
+  const stopAt = Date.now() + hostileSeconds * 1000;
+  const hostile = [
+    // oversized (40 MiB) uploads, 16 MiB of junk parts, malformed multipart, non-JSON, foreign Host
+    autocannon({ url, method: 'POST', connections: 4, duration: hostileSeconds, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: big }),
+    autocannon({ url, method: 'POST', connections: 4, duration: hostileSeconds, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: junk }),
+    autocannon({ url, method: 'POST', connections: 4, duration: hostileSeconds, headers: { 'content-type': 'multipart/form-data' }, body: 'no boundary at all' }),
+    autocannon({ url, method: 'POST', connections: 4, duration: hostileSeconds, headers: { 'content-type': 'application/json' }, body: '{"descriptor": [1, 2,' }),
+    autocannon({ url, method: 'POST', connections: 2, duration: hostileSeconds, headers: { 'content-type': 'application/json', host: 'evil.example' }, body: descriptor }),
+  ];
+  const slow = slowloris(64, stopAt);
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssKb(server.pid!))), 250);
+  const loud = await run('hostile: descriptor, 8 conn.', { url, method: 'POST', connections: 8, duration: hostileSeconds, headers: { 'content-type': 'application/json' }, body: descriptor });
+  const results = await Promise.all(hostile);
+  await slow;
+  clearInterval(sampler);
+  const refused = results.map((r) => `${r.requests.total} sent / ${r.non2xx} refused`).join('; ');
+  console.log(`  hostile clients: oversized, junk parts, malformed multipart, broken JSON, foreign Host: ${refused}; 64 slow clients`);
+  console.log(`  p99 under hostile load ${loud.latency.p99} ms vs quiet ${quiet.latency.p99} ms = ${(loud.latency.p99 / Math.max(1, quiet.latency.p99)).toFixed(2)}× (target ≤ 2×); searches/s ${loud.requests.average.toFixed(0)} vs ${quiet.requests.average.toFixed(0)}`);
+  console.log(`  server RSS ${(rssQuiet / 1024).toFixed(0)} MiB quiet, peak ${(peak / 1024).toFixed(0)} MiB under hostile load, ${(rssKb(server.pid!) / 1024).toFixed(0)} MiB after`);
+}
 server.kill('SIGTERM');
