@@ -3,18 +3,12 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
-import type { ItemAttributes } from '../data/item.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { assertFiniteRows } from '../util/vectors.js';
 import { encodeNpy, readNpy } from '../formats/npy.js';
-import { validateGalleryItem } from './items.js';
+import { validateGalleryItem, type GalleryItem } from './items.js';
 
-/** What is stored per gallery row besides its descriptor. */
-export interface GalleryItem extends ItemAttributes {
-  id: string;
-  /** Image path, relative to the gallery's dataRoot when it has one. */
-  path?: string;
-}
+export type { GalleryItem } from './items.js';
 
 /** The model that made the descriptors, so queries are embedded the same way. */
 export interface GalleryModel {

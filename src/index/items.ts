@@ -3,7 +3,14 @@
 // outside the data root.
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
-import type { GalleryItem } from './gallery.js';
+import type { ItemAttributes } from '../data/item.js';
+
+/** What is stored per gallery row besides its descriptor. */
+export interface GalleryItem extends ItemAttributes {
+  id: string;
+  /** Image path, relative to the gallery's dataRoot when it has one. */
+  path?: string;
+}
 
 const KEYS = new Set(['id', 'path', 'label', 'labels', 'lat', 'lon', 'utmEast', 'utmNorth', 'utmZone', 'heading', 'split', 'group']);
 
