@@ -7,6 +7,9 @@ import { readNpy } from '../formats/npy.js';
 import { VisidError } from '../util/errors.js';
 import { assertFiniteRows } from '../util/vectors.js';
 import { validateGalleryItem } from '../index/items.js';
+import { formatIndexSpec, parseIndexSpec, type IndexSpec } from '../index/ann.js';
+import { createProgress } from '../util/progress.js';
+import { positiveInt } from './options.js';
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -29,12 +32,21 @@ export function infoCommand(): Command {
     .action(async (dir: string, o: { json?: boolean }) => {
       const g = await Gallery.open(dir);
       const labels = new Set(g.items.map((it) => it.label).filter((l) => l !== undefined));
-      const info = { dir: g.dir, count: g.count, dim: g.dim, labels: labels.size, model: { name: g.model.name, id: g.model.id, path: g.model.path }, dataRoot: g.dataRoot };
+      let index: { spec: string; bytes?: number; builtAt?: string; problem?: string } = { spec: formatIndexSpec(g.indexSpec) };
+      try {
+        const ann = await g.openIndex();
+        if (ann) index = { spec: ann.meta.spec, bytes: ann.meta.bytes, builtAt: ann.meta.builtAt };
+      } catch (err) {
+        if (!(err instanceof VisidError)) throw err;
+        index.problem = err.message;
+      }
+      const info = { dir: g.dir, count: g.count, dim: g.dim, labels: labels.size, model: { name: g.model.name, id: g.model.id, path: g.model.path }, dataRoot: g.dataRoot, vectorBytes: g.count * g.dim * 4, index };
       if (o.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
       else
         process.stdout.write(
           `gallery   ${info.dir}\nitems     ${info.count}\ndim       ${info.dim}\nlabels    ${info.labels}\nmodel     ${info.model.name ?? ''} ${info.model.id.slice(0, 16)}\n` +
-            `data root ${info.dataRoot ?? '-'}\n`,
+            `data root ${info.dataRoot ?? '-'}\nvectors   ${(info.vectorBytes / 2 ** 20).toFixed(1)} MiB float32\n` +
+            `index     ${index.spec}${index.bytes !== undefined ? ` (${(index.bytes / 2 ** 20).toFixed(1)} MiB, built ${index.builtAt})` : ''}${index.problem ? ` — not usable: ${index.problem}` : ''}\n`,
         );
     });
 }
@@ -59,6 +71,25 @@ export function compactCommand(): Command {
       const g = await Gallery.open(dir);
       await g.compact();
       process.stdout.write(`compacted ${g.dir}: ${g.count} items\n`);
+    });
+}
+
+export function reindexCommand(): Command {
+  return new Command('reindex')
+    .description('choose and build the approximate index a gallery keeps: Flat (exact, none), HNSW<M>, HNSW<M>,F16, HNSW<M>,SQ8')
+    .argument('<gallery>', 'gallery folder')
+    .requiredOption('--index <spec>', 'index spec, faiss-style: Flat | HNSW32 | HNSW32,F16 | HNSW32,SQ8', (v: string) => parseIndexSpec(v))
+    .option('--ef-construction <n>', 'HNSW build beam (default 128)', positiveInt)
+    .option('-q, --quiet', 'no progress output')
+    .action(async (dir: string, o: { index: IndexSpec; efConstruction?: number; quiet?: boolean }) => {
+      const g = await Gallery.open(dir);
+      const progress = o.quiet ? undefined : createProgress({ label: 'indexing', total: g.count, unit: 'rows' });
+      const t0 = performance.now();
+      let last = 0;
+      await g.setIndex(o.index, { efConstruction: o.efConstruction, onProgress: (done) => (progress?.tick(done - last), (last = done)) });
+      progress?.done();
+      const ann = await g.openIndex();
+      process.stdout.write(`${g.dir}: index ${formatIndexSpec(o.index)} over ${g.count} rows${ann ? ` (${(ann.meta.bytes / 2 ** 20).toFixed(1)} MiB)` : ''} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     });
 }
 

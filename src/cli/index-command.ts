@@ -1,4 +1,6 @@
 // `visid index`: embed a data set with an ONNX model into a gallery (resumable).
+import { Gallery } from '../index/gallery.js';
+import { formatIndexSpec, parseIndexSpec, type IndexSpec } from '../index/ann.js';
 import { Command, Option } from 'commander';
 import { loadDataset } from '../data/load.js';
 import { Embedder } from '../models/embedder.js';
@@ -31,6 +33,7 @@ interface IndexFlags extends CardFlags {
   darken?: number;
   chunk: number;
   skipBad?: boolean;
+  index?: IndexSpec;
   maxPixels?: number;
   quiet?: boolean;
 }
@@ -52,6 +55,7 @@ export function indexCommand(): Command {
     .option('--chunk <n>', 'images committed to the gallery at a time', positiveInt, 2048)
     .option('--skip-bad', 'skip unreadable images (listed at the end) instead of stopping')
     .option('--max-pixels <n>', 'refuse images with more pixels than this', positiveInt)
+    .option('--index <spec>', 'also keep an approximate index: HNSW32, HNSW32,F16, HNSW32,SQ8 (Flat: none); see visid reindex', (v: string) => parseIndexSpec(v))
     .option('-q, --quiet', 'no progress output');
   withCardFlags(cmd);
   return cmd.action(async (data: string, o: IndexFlags) => {
@@ -77,6 +81,10 @@ export function indexCommand(): Command {
         onSkip: (item, err) => bad.push(`${item.id}: ${err.message}`),
       });
       progress.done();
+      if (o.index) {
+        const g = await Gallery.open(o.out);
+        if (formatIndexSpec(g.indexSpec) !== formatIndexSpec(o.index) || (await g.openIndex().then(() => false, () => true))) await g.setIndex(o.index);
+      }
       for (const line of bad) process.stderr.write(`skipped ${line}\n`);
       process.stdout.write(
         `gallery ${o.out}: ${summary.added} added, ${summary.alreadyIndexed} already there, ${summary.skippedBad} skipped, ` +

@@ -4,7 +4,7 @@ import { VisidError } from '../util/errors.js';
 import { indexCommand } from './index-command.js';
 import { searchCommand } from './search-command.js';
 import { evalCommand } from './eval-command.js';
-import { compactCommand, exportCommand, importCommand, infoCommand, removeCommand } from './gallery-commands.js';
+import { compactCommand, exportCommand, importCommand, infoCommand, reindexCommand, removeCommand } from './gallery-commands.js';
 import { demoCommand } from './demo-command.js';
 import { serveCommand } from './serve-command.js';
 import { trainCommand } from './train-command.js';
@@ -30,7 +30,7 @@ export function buildProgram(): Command {
     // Options belong to the command they follow: `visid eval copy --json` is eval copy's --json, not eval's.
     .enablePositionalOptions()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), modelsCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand(), videoCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), reindexCommand(), modelsCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand(), videoCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

@@ -6,6 +6,9 @@ import { GallerySearcher } from '../search/gallery-search.js';
 import type { Metric } from '../search/exact.js';
 import { embedQueries } from './query-embedding.js';
 import { positiveInt } from './options.js';
+import { readNpy } from '../formats/npy.js';
+import { VisidError } from '../util/errors.js';
+import { assertFiniteRows } from '../util/vectors.js';
 
 interface SearchFlags {
   k: number;
@@ -17,13 +20,19 @@ interface SearchFlags {
   threads?: number;
   root?: string;
   quiet?: boolean;
+  queryNpy?: string;
+  exact?: boolean;
+  ef?: number;
 }
 
 export function searchCommand(): Command {
   return new Command('search')
     .description('find the nearest gallery items (or the top unique labels) for an image, a folder or a manifest of queries')
     .argument('<gallery>', 'gallery folder made by visid index')
-    .argument('<queries>', 'an image file, a folder, or a manifest')
+    .argument('[queries]', 'an image file, a folder, or a manifest (or --query-npy)')
+    .option('--query-npy <file>', 'query descriptors instead of images: an n × dim float32 .npy file (results per row, ids "row-<i>")')
+    .option('--exact', 'search every row exactly even when the gallery keeps an approximate index')
+    .option('--ef <n>', 'HNSW search beam (default max(128, k)): higher finds more of the true neighbours, slower', positiveInt)
     .option('-k, --k <n>', 'results per query', positiveInt, 10)
     .option('-u, --unique-labels', 'return the top-k distinct labels, each by its best item (Hotel-ID top-5 hotels)')
     .option('--vote', 'with --unique-labels: rank labels by summed similarity of their items instead')
@@ -33,16 +42,29 @@ export function searchCommand(): Command {
     .option('--threads <n>', 'onnxruntime threads', positiveInt)
     .option('--json', 'print JSON')
     .option('-q, --quiet', 'no progress output')
-    .action(async (galleryDir: string, input: string, o: SearchFlags) => {
+    .action(async (galleryDir: string, input: string | undefined, o: SearchFlags) => {
       const gallery = await Gallery.open(galleryDir);
-      const queries = await loadDataset(input, { root: o.root });
-      const vectors = await embedQueries(gallery, queries, o);
-      const searcher = await GallerySearcher.create(gallery, { metric: o.metric, threads: o.threads });
+      if ((input === undefined) === (o.queryNpy === undefined)) throw new VisidError('E_INPUT', 'give query images or --query-npy <file>, one of the two');
+      let queries: { items: Array<{ id: string }> };
+      let vectors: Float32Array;
+      if (o.queryNpy) {
+        const { data, shape } = await readNpy(o.queryNpy);
+        if (shape.length !== 2 || shape[1] !== gallery.dim) throw new VisidError('E_DIM', `expected shape (n, ${gallery.dim}) for this gallery, got (${shape.join(', ')})`, { item: o.queryNpy });
+        assertFiniteRows(data, gallery.dim);
+        vectors = data;
+        queries = { items: Array.from({ length: shape[0]! }, (_, i) => ({ id: `row-${i}` })) };
+      } else {
+        const dataset = await loadDataset(input!, { root: o.root });
+        vectors = await embedQueries(gallery, dataset, o);
+        queries = dataset;
+      }
+      const searcher = await GallerySearcher.create(gallery, { metric: o.metric, threads: o.threads, exact: o.exact });
+      if (searcher.annProblem && !o.quiet) process.stderr.write(`warning: ${searcher.annProblem}\n`);
       try {
         if (o.uniqueLabels) {
-          const labels = await searcher.searchLabels(vectors, { k: o.k, mode: o.vote ? 'vote' : 'best' });
+          const labels = await searcher.searchLabels(vectors, { k: o.k, mode: o.vote ? 'vote' : 'best', exact: o.exact, ef: o.ef });
           const results = queries.items.map((q, i) => ({ query: q.id, labels: labels[i]! }));
-          if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, results }, null, 2) + '\n');
+          if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, index: searcher.ann && !o.exact ? searcher.ann.meta.spec : 'Flat', results }, null, 2) + '\n');
           else
             for (const r of results) {
               process.stdout.write(`${printable(r.query)}\n`);
@@ -50,9 +72,9 @@ export function searchCommand(): Command {
             }
           return;
         }
-        const hits = await searcher.search(vectors, { k: o.k });
+        const hits = await searcher.search(vectors, { k: o.k, exact: o.exact, ef: o.ef });
         const results = queries.items.map((q, i) => ({ query: q.id, hits: hits[i]!.map(({ row: _row, ...h }) => h) }));
-        if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, results }, null, 2) + '\n');
+        if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, index: searcher.ann && !o.exact ? searcher.ann.meta.spec : 'Flat', results }, null, 2) + '\n');
         else
           for (const r of results) {
             process.stdout.write(`${printable(r.query)}\n`);

@@ -7,6 +7,8 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { assertFiniteRows } from '../util/vectors.js';
 import { encodeNpy, readNpy } from '../formats/npy.js';
 import { validateGalleryItem, type GalleryItem } from './items.js';
+import { HnswIndex, parseIndexSpec, formatIndexSpec, type IndexSpec, type BuildOptions } from './ann.js';
+import { isUnitLength, l2NormalizeRows } from '../util/vectors.js';
 
 export type { GalleryItem } from './items.js';
 
@@ -41,6 +43,8 @@ interface Manifest {
   count: number;
   nextSegment: number;
   updatedAt: string;
+  /** The approximate index kept beside the segments (a spec: Flat, HNSW32, HNSW32,SQ8...); none = Flat. */
+  index?: string;
 }
 
 const MANIFEST = 'gallery.json';
@@ -95,6 +99,10 @@ function validateManifest(m: unknown, file: string): Manifest {
     if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) throw bad(`removed['${seg}'] must be a list of ids`);
   }
   if (!Number.isInteger(o.count) || o.count < 0) throw bad(`count ${JSON.stringify(o.count)}`);
+  if (o.index !== undefined) {
+    if (typeof o.index !== 'string') throw bad('index must be a spec string');
+    parseIndexSpec(o.index);
+  }
   return o;
 }
 
@@ -136,6 +144,59 @@ export class Gallery {
   }
   get items(): readonly GalleryItem[] {
     return this._items;
+  }
+  /** The commit this gallery was loaded at (changes with every write). */
+  get updatedAt(): string {
+    return this.manifest.updatedAt;
+  }
+  /** The approximate index the gallery keeps (Flat when none). */
+  get indexSpec(): IndexSpec {
+    return parseIndexSpec(this.manifest.index ?? 'Flat');
+  }
+
+  /**
+   * Chooses the gallery's index and builds it: HNSW<M>[,F16|,SQ8] is built from the rows now and rebuilt after
+   * every write; Flat removes it. The spec is committed in gallery.json after the index file is in place, so a
+   * crash leaves the old state or the new one.
+   */
+  async setIndex(spec: IndexSpec, options: BuildOptions = {}): Promise<void> {
+    await withLock(this.dir, async () => {
+      await this.refuseIfChangedOnDisk();
+      const next: Manifest = { ...this.manifest, updatedAt: new Date().toISOString() };
+      if (spec.kind === 'flat') delete next.index;
+      else next.index = formatIndexSpec(spec);
+      if (spec.kind === 'hnsw') await this.buildIndex(spec, next.updatedAt, options);
+      await this.commit(next);
+      if (spec.kind === 'flat') await HnswIndex.remove(this.dir);
+    });
+  }
+
+  /** Opens the gallery's current approximate index; undefined for Flat. Stale or damaged: a VisidError. */
+  async openIndex(verify = false): Promise<HnswIndex | undefined> {
+    if (this.indexSpec.kind === 'flat') return undefined;
+    const index = await HnswIndex.open(this.dir, { galleryUpdatedAt: this.manifest.updatedAt, rows: this.count, dim: this.dim }, verify);
+    if (!index) throw new VisidError('E_GALLERY', `gallery.json names index ${this.manifest.index} but its files are missing: run visid reindex`, { item: this.dir });
+    return index;
+  }
+
+  private async buildIndex(spec: Extract<IndexSpec, { kind: 'hnsw' }>, updatedAt: string, options: BuildOptions = {}): Promise<void> {
+    // Inner product on unit rows is cosine, the gallery's default metric.
+    const rows = isUnitLength(this._vectors, this.dim) ? this._vectors : l2NormalizeRows(Float32Array.from(this._vectors), this.dim);
+    await HnswIndex.build(this.dir, spec, rows, this.dim, updatedAt, options);
+  }
+
+  /**
+   * After a write: the approximate index follows the new rows, written before the commit that makes it current
+   * (a crash in between leaves an index for a commit that never happened: stale, so unused). An append extends
+   * the graph; a removal or compaction rebuilds it (rows are renumbered).
+   */
+  private async indexFor(next: Manifest, vectors: () => Float32Array, appended = false): Promise<void> {
+    const spec = parseIndexSpec(next.index ?? 'Flat');
+    if (spec.kind !== 'hnsw') return;
+    const all = vectors();
+    const rows = isUnitLength(all, this.dim) ? all : l2NormalizeRows(Float32Array.from(all), this.dim);
+    if (appended) await HnswIndex.extend(this.dir, spec, rows, this.dim, { galleryUpdatedAt: this.manifest.updatedAt, rows: this.count }, next.updatedAt);
+    else await HnswIndex.build(this.dir, spec, rows, this.dim, next.updatedAt);
   }
 
   /** Creates an empty gallery in `dir` (which must not hold one already). */
@@ -252,6 +313,7 @@ export class Gallery {
         nextSegment: this.manifest.nextSegment + 1,
         updatedAt: new Date().toISOString(),
       };
+      await this.indexFor(next, () => concat([this._vectors, vectors], this._vectors.length + vectors.length), true);
       await this.commit(next);
     });
     this._vectors = concat([this._vectors, vectors], this._vectors.length + vectors.length);
@@ -267,17 +329,19 @@ export class Gallery {
       return row;
     });
     const drop = new Set(rows);
+    const dim = this.dim;
+    const keep = this._items.map((_, i) => i).filter((i) => !drop.has(i));
+    const vectors = new Float32Array(keep.length * dim);
+    keep.forEach((row, j) => vectors.set(this._vectors.subarray(row * dim, (row + 1) * dim), j * dim));
     await withLock(this.dir, async () => {
       await this.refuseIfChangedOnDisk();
       const removed: Record<string, string[]> = {};
       for (const [k, v] of Object.entries(this.manifest.removed)) removed[k] = [...v];
       for (const row of drop) (removed[this.rowSegments[row]!] ??= []).push(this._items[row]!.id);
-      await this.commit({ ...this.manifest, removed, count: this.manifest.count - drop.size, updatedAt: new Date().toISOString() });
+      const next = { ...this.manifest, removed, count: this.manifest.count - drop.size, updatedAt: new Date().toISOString() };
+      await this.indexFor(next, () => vectors);
+      await this.commit(next);
     });
-    const dim = this.dim;
-    const keep = this._items.map((_, i) => i).filter((i) => !drop.has(i));
-    const vectors = new Float32Array(keep.length * dim);
-    keep.forEach((row, j) => vectors.set(this._vectors.subarray(row * dim, (row + 1) * dim), j * dim));
     this._vectors = vectors;
     this._items = keep.map((i) => this._items[i]!);
     this.rowSegments = keep.map((i) => this.rowSegments[i]!);
@@ -307,7 +371,9 @@ export class Gallery {
       const old = this.manifest.segments.map((s) => s.name);
       const name = `seg-${String(this.manifest.nextSegment).padStart(6, '0')}`;
       const segments = this.count > 0 ? [await writeSegment(this.dir, name, this._vectors, this._items, this.dim, this.model.id)] : [];
-      await this.commit({ ...this.manifest, segments, removed: {}, nextSegment: this.manifest.nextSegment + 1, updatedAt: new Date().toISOString() });
+      const next = { ...this.manifest, segments, removed: {}, nextSegment: this.manifest.nextSegment + 1, updatedAt: new Date().toISOString() };
+      await this.indexFor(next, () => this._vectors);
+      await this.commit(next);
       for (const seg of old) {
         await fs.rm(path.join(this.dir, `${seg}.vec`), { force: true });
         await fs.rm(path.join(this.dir, `${seg}.jsonl`), { force: true });

@@ -1,11 +1,16 @@
 // Searches a gallery with query descriptors: exact top-k hits with ids and labels, or top-k unique labels.
 import { VisidError } from '../util/errors.js';
 import type { Gallery } from '../index/gallery.js';
+import type { HnswIndex } from '../index/ann.js';
 import { ExactIndex, ExactSearchOptions, Metric } from './exact.js';
 import { Hit, LabelHit, labelVoting, uniqueLabelRanking } from './labels.js';
 
 export interface GallerySearchOptions extends ExactSearchOptions {
   k?: number;
+  /** Search every row exactly even when the gallery keeps an approximate index. */
+  exact?: boolean;
+  /** HNSW search beam (default max(128, k)). */
+  ef?: number;
   /** For each query, an id that must not be returned (leave-one-out evaluation of a gallery on itself). */
   excludeIds?: (string | undefined)[];
 }
@@ -22,10 +27,24 @@ export class GallerySearcher {
   private constructor(
     readonly gallery: Gallery,
     private readonly index: ExactIndex,
+    /** The gallery's approximate index, when it keeps a current one (cosine searches use it unless exact). */
+    readonly ann: HnswIndex | undefined,
+    /** Why the approximate index is not used (stale, damaged), for the caller to show. */
+    readonly annProblem: string | undefined,
   ) {}
 
-  static async create(gallery: Gallery, options: ExactSearchOptions = {}): Promise<GallerySearcher> {
-    return new GallerySearcher(gallery, await ExactIndex.create(gallery.vectors, gallery.dim, options));
+  static async create(gallery: Gallery, options: ExactSearchOptions & { exact?: boolean } = {}): Promise<GallerySearcher> {
+    let ann: HnswIndex | undefined;
+    let problem: string | undefined;
+    if (!options.exact && (options.metric ?? 'cosine') === 'cosine') {
+      try {
+        ann = await gallery.openIndex();
+      } catch (err) {
+        if (!(err instanceof VisidError)) throw err;
+        problem = `${err.message} — searching exactly`;
+      }
+    }
+    return new GallerySearcher(gallery, await ExactIndex.create(gallery.vectors, gallery.dim, options), ann, problem);
   }
 
   get metric(): Metric {
@@ -42,7 +61,7 @@ export class GallerySearcher {
     const exclude = options.excludeIds;
     const extra = exclude ? 1 : 0;
     const kk = Math.min(k + extra, Math.max(this.gallery.count, 1));
-    const res = await this.index.search(queries, kk);
+    const res = this.ann && !options.exact ? { ...this.annSearch(queries, kk, options), metric: 'cosine' as Metric, distances: undefined } : await this.index.search(queries, kk);
     const items = this.gallery.items;
     const out: Hit[][] = [];
     for (let q = 0; q < nq; q++) {
@@ -56,6 +75,48 @@ export class GallerySearcher {
         hits.push({ row, id: item.id, label: item.label, score: res.metric === 'l2' ? -score : score });
       }
       out.push(hits);
+    }
+    return out;
+  }
+
+  /**
+   * HNSW candidates; with compressed storage (F16, SQ8) 4× as many are drawn and re-scored exactly from the float
+   * rows in memory, which gives back the recall int8 distances lose and exact cosine scores.
+   */
+  private annSearch(queries: Float32Array, k: number, options: GallerySearchOptions): { indices: Int32Array; scores: Float32Array } {
+    const ann = this.ann!;
+    const spec = ann.spec;
+    if (spec.kind !== 'hnsw' || spec.storage === 'f32') return ann.search(queries, k, options.ef, options.threads);
+    const dim = this.gallery.dim;
+    const nq = queries.length / dim;
+    const wide = Math.min(Math.max(4 * k, 40), this.gallery.count);
+    const cand = ann.search(queries, wide, Math.max(options.ef ?? 128, wide), options.threads);
+    const rows = this.gallery.vectors;
+    const out = { indices: new Int32Array(nq * k).fill(-1), scores: new Float32Array(nq * k).fill(-Infinity) };
+    const scored: Array<[number, number]> = [];
+    for (let q = 0; q < nq; q++) {
+      scored.length = 0;
+      const qo = q * dim;
+      let qn = 0;
+      for (let j = 0; j < dim; j++) qn += queries[qo + j]! * queries[qo + j]!;
+      qn = Math.sqrt(qn) || 1;
+      for (let c = 0; c < wide; c++) {
+        const row = cand.indices[q * wide + c]!;
+        if (row < 0) break;
+        let dot = 0;
+        let rn = 0;
+        const ro = row * dim;
+        for (let j = 0; j < dim; j++) {
+          dot += queries[qo + j]! * rows[ro + j]!;
+          rn += rows[ro + j]! * rows[ro + j]!;
+        }
+        scored.push([row, dot / (qn * (Math.sqrt(rn) || 1))]);
+      }
+      scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+      for (let j = 0; j < Math.min(k, scored.length); j++) {
+        out.indices[q * k + j] = scored[j]![0];
+        out.scores[q * k + j] = scored[j]![1];
+      }
     }
     return out;
   }

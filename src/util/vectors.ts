@@ -16,6 +16,16 @@ export function l2NormalizeRows(data: Float32Array, dim: number): Float32Array {
   return data;
 }
 
+/** True when every row has unit L2 norm (to float32 rounding), or is zero. */
+export function isUnitLength(data: Float32Array, dim: number, tolerance = 1e-4): boolean {
+  for (let off = 0; off < data.length; off += dim) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += data[off + j]! * data[off + j]!;
+    if (s !== 0 && Math.abs(s - 1) > tolerance) return false;
+  }
+  return true;
+}
+
 /** Squared L2 norm of every row. */
 export function rowSquaredNorms(data: Float32Array, dim: number): Float32Array {
   const rows = data.length / dim;
