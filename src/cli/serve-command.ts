@@ -1,6 +1,7 @@
 // `visid serve`: the HTTP API over one or more galleries (token from VISID_TOKEN for routes that change them).
 import { Command } from 'commander';
 import { buildServer, defaultAllowedHosts } from '../server/app.js';
+import { buildRouter, parseShards, type Shard } from '../server/router.js';
 import { VisidError } from '../util/errors.js';
 import { positiveInt } from './options.js';
 import { RECOGNIZER_NAMES, recognizerSpec } from '../jobs/faces/recognizers.js';
@@ -18,12 +19,16 @@ interface ServeFlags {
   reports?: string;
   recognizer?: string;
   allowHost: string[];
+  shards?: Shard[];
+  shardTimeout: number;
 }
 
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve galleries over HTTP: search by image or descriptor, add and remove items (bearer token from VISID_TOKEN), thumbnails, /metrics, /openapi.json')
-    .argument('<galleries...>', 'gallery folders (each served under its folder name)')
+    .argument('[galleries...]', 'gallery folders (each served under its folder name); none with --shards')
+    .option('--shards <urls>', "route searches to these visid servers and merge their top-k: 'http://a:8081,http://b:8082'; 'url1|url2' = replicas of one shard", (v: string) => parseShards(v))
+    .option('--shard-timeout <ms>', 'with --shards: how long one shard (each replica) may take', positiveInt, 5000)
     .option('-p, --port <n>', 'port', (v) => Number(v), 8080)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--read-only', 'serve without the routes that change galleries (no token needed)')
@@ -37,7 +42,9 @@ export function serveCommand(): Command {
     .option('--allow-host <name>', "a host name clients use to reach this server (repeatable; default: localhost, 127.0.0.1, ::1, this machine's name and --host; '*' for any)", (v: string, acc: string[]) => [...acc, ...v.split(',').map((h) => h.trim()).filter(Boolean)], [] as string[])
     .option('--recognizer <name>', `face recognizer for POST /verify and the page's face verification (${RECOGNIZER_NAMES.join(', ')}; a request may name another)`, (v: string) => recognizerSpec(v).name)
     .action(async (galleries: string[], o: ServeFlags) => {
-      const app = await buildServer({
+      if (o.shards && galleries.length > 0) throw new VisidError('E_INPUT', 'a router (--shards) serves no galleries of its own: give either gallery folders or --shards');
+      if (!o.shards && galleries.length === 0) throw new VisidError('E_INPUT', 'give the gallery folders to serve (or --shards <urls> to route to other servers)');
+      const app = o.shards ? await buildRouter({ shards: o.shards, shardTimeoutMs: o.shardTimeout, logger: o.log, allowedHosts: [...defaultAllowedHosts(o.host), ...o.allowHost], maxRequestBytes: 2 * o.maxUploadMb * 1024 * 1024 + 1024 * 1024 }) : await buildServer({
         galleries,
         token: process.env['VISID_TOKEN'] || undefined,
         readOnly: o.readOnly,
@@ -61,7 +68,7 @@ export function serveCommand(): Command {
         if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw new VisidError('E_INPUT', `cannot listen on ${o.host}:${o.port} (${code})`);
         throw err;
       }
-      process.stderr.write(`visid serving ${galleries.length} galleries at ${address}${o.readOnly ? ' (read-only)' : ''}\n`);
+      process.stderr.write(o.shards ? `visid routing to ${o.shards.length} shards at ${address}\n` : `visid serving ${galleries.length} galleries at ${address}${o.readOnly ? ' (read-only)' : ''}\n`);
       const stop = () => void app.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -51,7 +51,7 @@ export function defaultAllowedHosts(listen?: string): string[] {
 }
 
 /** The host part of a Host header ("[::1]:8080" → "::1", "Example.org:80" → "example.org"). */
-function hostOf(header: string): string {
+export function hostOf(header: string): string {
   const h = header.trim().toLowerCase();
   if (h.startsWith('[')) return h.slice(1, h.indexOf(']') >>> 0);
   const colon = h.lastIndexOf(':');
