@@ -5,6 +5,8 @@ import { Command, Option } from 'commander';
 import { loadDataset } from '../data/load.js';
 import { Embedder } from '../models/embedder.js';
 import { indexDataset } from '../pipeline/index-dataset.js';
+import { enqueueIndexing } from '../pipeline/distributed-index.js';
+import { VisidError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { cardFromFlags, CardFlags, fusionMode, inputSize, nonNegativeInt, numberList, positiveInt, positiveNumber, resolveModel } from './options.js';
 
@@ -34,6 +36,9 @@ interface IndexFlags extends CardFlags {
   chunk: number;
   skipBad?: boolean;
   index?: IndexSpec;
+  queue?: string;
+  jobItems: number;
+  shards?: number;
   maxPixels?: number;
   quiet?: boolean;
 }
@@ -55,6 +60,9 @@ export function indexCommand(): Command {
     .option('--chunk <n>', 'images committed to the gallery at a time', positiveInt, 2048)
     .option('--skip-bad', 'skip unreadable images (listed at the end) instead of stopping')
     .option('--max-pixels <n>', 'refuse images with more pixels than this', positiveInt)
+    .option('--queue <redis-url>', 'distribute: enqueue batches on this Redis (BullMQ) for `visid worker`s to embed and commit; waits until all are in')
+    .option('--job-items <n>', 'with --queue: items per job', positiveInt, 256)
+    .option('--shards <n>', 'with --queue: split the gallery into <out>/shard-<i> galleries by id hash (serve them with visid serve --shards)', positiveInt)
     .option('--index <spec>', 'also keep an approximate index: HNSW32, HNSW32,F16, HNSW32,SQ8 (Flat: none); see visid reindex', (v: string) => parseIndexSpec(v))
     .option('-q, --quiet', 'no progress output');
   withCardFlags(cmd);
@@ -63,6 +71,33 @@ export function indexCommand(): Command {
     const embedder = await Embedder.load(await resolveModel(o.model), { card: cardFromFlags(o), threads: o.threads, workers: o.workers });
     const bad: string[] = [];
     let progress = createProgress({ label: 'index', total: 0, unit: 'img', quiet: true });
+    if (o.shards && !o.queue) throw new VisidError('E_INPUT', '--shards needs --queue (sharded indexing runs on workers)');
+    if (o.queue) {
+      try {
+        const summary = await enqueueIndexing(dataset, embedder, o.out, {
+          queue: o.queue,
+          jobItems: o.jobItems,
+          shards: o.shards,
+          flip: o.flip,
+          scales: o.scales,
+          fusion: o.fusion,
+          brightness: o.darken,
+          maxPixels: o.maxPixels,
+          onResume: (done, todo) => {
+            if (done > 0 && !o.quiet) process.stderr.write(`resuming: ${done} items already stored, ${todo} to go\n`);
+            progress = createProgress({ label: 'index (queued)', total: todo, unit: 'img', quiet: o.quiet });
+          },
+          onProgress: (n) => progress.tick(n),
+        });
+        progress.done();
+        for (const f of summary.failed) process.stderr.write(`job ${f.job} failed: ${f.error}\n`);
+        process.stdout.write(`${summary.galleries.length === 1 ? `gallery ${summary.galleries[0]}` : `${summary.galleries.length} shards in ${o.out}`}: ${summary.enqueued} queued in ${summary.jobs} jobs, ${summary.alreadyIndexed} already there, ${summary.failed.length} jobs failed\n`);
+        if (summary.failed.length > 0) throw new VisidError('E_INPUT', `${summary.failed.length} of ${summary.jobs} jobs failed (see above); run the command again to retry them`);
+      } finally {
+        await embedder.close();
+      }
+      return;
+    }
     try {
       const summary = await indexDataset(dataset, embedder, o.out, {
         batchSize: o.batch,

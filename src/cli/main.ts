@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { VisidError } from '../util/errors.js';
 import { indexCommand } from './index-command.js';
 import { searchCommand } from './search-command.js';
+import { workerCommand } from './worker-command.js';
 import { evalCommand } from './eval-command.js';
 import { compactCommand, exportCommand, importCommand, infoCommand, reindexCommand, removeCommand } from './gallery-commands.js';
 import { demoCommand } from './demo-command.js';
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     // Options belong to the command they follow: `visid eval copy --json` is eval copy's --json, not eval's.
     .enablePositionalOptions()
     .exitOverride();
-  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), reindexCommand(), modelsCommand(), faceCommand(), serveCommand(), trainCommand(), augmentCommand(), recipeCommand(), videoCommand()]) {
+  for (const cmd of [demoCommand(), indexCommand(), searchCommand(), evalCommand().enablePositionalOptions().addCommand(evalCopyCommand()), copyDetectCommand(), exportCommand(), importCommand(), infoCommand(), removeCommand(), compactCommand(), reindexCommand(), modelsCommand(), faceCommand(), serveCommand(), workerCommand(), trainCommand(), augmentCommand(), recipeCommand(), videoCommand()]) {
     program.addCommand(cmd.exitOverride().showHelpAfterError());
   }
   return program;

@@ -6,7 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import usearch from 'usearch';
+import { createRequire } from 'node:module';
+import type * as UsearchModule from 'usearch';
 import { VisidError } from '../util/errors.js';
 import { writeFileAtomic, fsyncDir } from '../util/atomic.js';
 
@@ -29,6 +30,17 @@ export function parseIndexSpec(text: string): IndexSpec {
 
 export function formatIndexSpec(spec: IndexSpec): string {
   return spec.kind === 'flat' ? 'Flat' : `HNSW${spec.m}${spec.storage === 'f16' ? ',F16' : spec.storage === 'i8' ? ',SQ8' : ''}`;
+}
+
+type Usearch = typeof UsearchModule;
+let loaded: Usearch | undefined;
+/**
+ * usearch's native module, loaded on first use (galleries without an index never load it) and through its CommonJS
+ * build: the ESM build finds its binary from the caller's stack and loops forever when run outside the package tree.
+ */
+function usearchLib(): Usearch {
+  loaded ??= createRequire(import.meta.url)('usearch') as Usearch;
+  return loaded;
 }
 
 const INDEX_FILE = 'ann.usearch';
@@ -61,18 +73,18 @@ export interface BuildOptions {
  */
 export class HnswIndex {
   /** One mapped view per search beam: usearch fixes the beam (expansion_search) when an index is opened. */
-  private readonly views = new Map<number, InstanceType<typeof usearch.Index>>();
+  private readonly views = new Map<number, UsearchModule.Index>();
 
   private constructor(
     readonly file: string,
     readonly meta: AnnMeta,
   ) {}
 
-  private view(ef: number): InstanceType<typeof usearch.Index> {
+  private view(ef: number): UsearchModule.Index {
     let index = this.views.get(ef);
     if (!index) {
       const spec = this.spec as Extract<IndexSpec, { kind: 'hnsw' }>;
-      index = new usearch.Index({ metric: usearch.MetricKind.IP, dimensions: this.meta.dim, connectivity: spec.m, quantization: scalarKind(spec.storage), expansion_add: this.meta.efConstruction, expansion_search: ef, multi: false });
+      index = new (usearchLib().Index)({ metric: usearchLib().MetricKind.IP, dimensions: this.meta.dim, connectivity: spec.m, quantization: scalarKind(spec.storage), expansion_add: this.meta.efConstruction, expansion_search: ef, multi: false });
       try {
         index.view(this.file);
       } catch (err) {
@@ -91,7 +103,7 @@ export class HnswIndex {
   /** Builds an index over `vectors` (rows × dim, unit length) and writes it into `dir` (atomically, meta last). */
   static async build(dir: string, spec: Extract<IndexSpec, { kind: 'hnsw' }>, vectors: Float32Array, dim: number, galleryUpdatedAt: string, options: BuildOptions = {}): Promise<HnswIndex> {
     const efConstruction = options.efConstruction ?? 128;
-    const index = new usearch.Index({ metric: usearch.MetricKind.IP, dimensions: dim, connectivity: spec.m, quantization: scalarKind(spec.storage), expansion_add: efConstruction, expansion_search: 64, multi: false });
+    const index = new (usearchLib().Index)({ metric: usearchLib().MetricKind.IP, dimensions: dim, connectivity: spec.m, quantization: scalarKind(spec.storage), expansion_add: efConstruction, expansion_search: 64, multi: false });
     addRows(index, vectors, dim, 0, options);
     return HnswIndex.write(dir, index, spec, vectors.length / dim, dim, galleryUpdatedAt, efConstruction);
   }
@@ -104,13 +116,13 @@ export class HnswIndex {
   static async extend(dir: string, spec: Extract<IndexSpec, { kind: 'hnsw' }>, all: Float32Array, dim: number, before: { galleryUpdatedAt: string; rows: number }, galleryUpdatedAt: string, options: BuildOptions = {}): Promise<HnswIndex> {
     const current = await HnswIndex.open(dir, { ...before, dim }).catch(() => undefined);
     if (!current || current.meta.spec !== formatIndexSpec(spec)) return HnswIndex.build(dir, spec, all, dim, galleryUpdatedAt, options);
-    const index = new usearch.Index({ metric: usearch.MetricKind.IP, dimensions: dim, connectivity: spec.m, quantization: scalarKind(spec.storage), expansion_add: current.meta.efConstruction, expansion_search: 64, multi: false });
+    const index = new (usearchLib().Index)({ metric: usearchLib().MetricKind.IP, dimensions: dim, connectivity: spec.m, quantization: scalarKind(spec.storage), expansion_add: current.meta.efConstruction, expansion_search: 64, multi: false });
     index.load(current.file);
     addRows(index, all.subarray(before.rows * dim), dim, before.rows, options);
     return HnswIndex.write(dir, index, spec, all.length / dim, dim, galleryUpdatedAt, current.meta.efConstruction);
   }
 
-  private static async write(dir: string, index: InstanceType<typeof usearch.Index>, spec: IndexSpec, rows: number, dim: number, galleryUpdatedAt: string, efConstruction: number): Promise<HnswIndex> {
+  private static async write(dir: string, index: UsearchModule.Index, spec: IndexSpec, rows: number, dim: number, galleryUpdatedAt: string, efConstruction: number): Promise<HnswIndex> {
     // usearch writes the file itself: to a temporary name, fsynced, then renamed — a crash leaves the old index.
     const tmp = path.join(dir, `.${INDEX_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     try {
@@ -191,11 +203,12 @@ export class HnswIndex {
   }
 }
 
-function scalarKind(storage: 'f32' | 'f16' | 'i8'): (typeof usearch.ScalarKind)[keyof typeof usearch.ScalarKind] {
-  return storage === 'f16' ? usearch.ScalarKind.F16 : storage === 'i8' ? usearch.ScalarKind.I8 : usearch.ScalarKind.F32;
+function scalarKind(storage: 'f32' | 'f16' | 'i8'): UsearchModule.ScalarKind {
+  const { ScalarKind } = usearchLib();
+  return storage === 'f16' ? ScalarKind.F16 : storage === 'i8' ? ScalarKind.I8 : ScalarKind.F32;
 }
 
-function addRows(index: InstanceType<typeof usearch.Index>, vectors: Float32Array, dim: number, firstKey: number, options: BuildOptions): void {
+function addRows(index: UsearchModule.Index, vectors: Float32Array, dim: number, firstKey: number, options: BuildOptions): void {
   const rows = vectors.length / dim;
   const threads = options.threads ?? os.availableParallelism();
   const batch = 65_536;
