@@ -143,3 +143,42 @@ test('visid reindex + visid search --query-npy --json: HNSW ids match --exact on
   assert.ok(hit / (nq * 10) >= 0.95, `recall@10 ${hit / (nq * 10)}`);
   await assert.rejects(run('search', g, '--query-npy', path.join(dir, 'v.npy'), 'extra.jpg'), /one of the two/);
 });
+
+test('kill -9 during reindex and during an append to an indexed gallery: it opens consistent and searches', { timeout: 180_000 }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const dir = mkdtempSync(path.join(tmpdir(), 'visid-ann-kill-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dim = 32;
+  const n = 60_000;
+  const vectors = clustered(n, dim, 100, 6);
+  await fs.writeFile(path.join(dir, 'v.npy'), encodeNpy(vectors, [n, dim]));
+  await fs.writeFile(path.join(dir, 'items.jsonl'), Array.from({ length: n }, (_, i) => JSON.stringify({ id: `v${i}` })).join('\n'));
+  const g = path.join(dir, 'g');
+  await promisify(execFile)(process.execPath, [BIN, 'import', g, '--npy', path.join(dir, 'v.npy'), '--meta', path.join(dir, 'items.jsonl')]);
+  const killAfter = (args: string[], ms: number) =>
+    new Promise<number | null>((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+      setTimeout(() => p.kill('SIGKILL'), ms);
+      p.on('exit', (code) => resolve(code));
+    });
+  for (const ms of [300, 900, 1800]) {
+    await killAfter(['reindex', g, '--index', 'HNSW32', '-q'], ms);
+    const opened = await Gallery.open(g);
+    assert.equal(opened.count, n);
+    const s = await GallerySearcher.create(opened);
+    assert.equal((await s.search(vectors.subarray(5 * dim, 6 * dim), { k: 1 }))[0]![0]!.id, 'v5', `after a kill at ${ms} ms (${s.ann ? 'index' : s.annProblem ?? 'flat'})`);
+  }
+  await promisify(execFile)(process.execPath, [BIN, 'reindex', g, '--index', 'HNSW32', '-q']);
+  // An append rewrites the index before its commit: killed anywhere, the gallery is the old or the new one.
+  const extra = clustered(20_000, dim, 100, 7);
+  await fs.writeFile(path.join(dir, 'x.npy'), encodeNpy(extra, [20_000, dim]));
+  await fs.writeFile(path.join(dir, 'x.jsonl'), Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ id: `x${i}` })).join('\n'));
+  for (const ms of [400, 1200]) {
+    await killAfter(['import', g, '--npy', path.join(dir, 'x.npy'), '--meta', path.join(dir, 'x.jsonl')], ms);
+    const opened = await Gallery.open(g);
+    assert.ok(opened.count === n || opened.count === n + 20_000, `count ${opened.count}`);
+    const s = await GallerySearcher.create(opened);
+    assert.equal((await s.search(vectors.subarray(7 * dim, 8 * dim), { k: 1 }))[0]![0]!.id, 'v7');
+    if (opened.count === n + 20_000) break;
+  }
+});
