@@ -72,17 +72,21 @@ export function indexCommand(): Command {
     const bad: string[] = [];
     let progress = createProgress({ label: 'index', total: 0, unit: 'img', quiet: true });
     if (o.shards && !o.queue) throw new VisidError('E_INPUT', '--shards needs --queue (sharded indexing runs on workers)');
+    if (o.index && o.shards) throw new VisidError('E_INPUT', '--index with --shards: run visid reindex on each shard');
+    // The embedding settings, recorded in the gallery so queries are embedded the same way.
+    const embedding = { flip: o.flip, scales: o.scales, fusion: o.fusion, brightness: o.darken, maxPixels: o.maxPixels };
+    const applyIndex = async () => {
+      if (!o.index) return;
+      const g = await Gallery.open(o.out);
+      if (formatIndexSpec(g.indexSpec) !== formatIndexSpec(o.index) || (await g.openIndex().then(() => false, () => true))) await g.setIndex(o.index);
+    };
     if (o.queue) {
       try {
         const summary = await enqueueIndexing(dataset, embedder, o.out, {
           queue: o.queue,
           jobItems: o.jobItems,
           shards: o.shards,
-          flip: o.flip,
-          scales: o.scales,
-          fusion: o.fusion,
-          brightness: o.darken,
-          maxPixels: o.maxPixels,
+          ...embedding,
           onResume: (done, todo) => {
             if (done > 0 && !o.quiet) process.stderr.write(`resuming: ${done} items already stored, ${todo} to go\n`);
             progress = createProgress({ label: 'index (queued)', total: todo, unit: 'img', quiet: o.quiet });
@@ -93,6 +97,7 @@ export function indexCommand(): Command {
         for (const f of summary.failed) process.stderr.write(`job ${f.job} failed: ${f.error}\n`);
         process.stdout.write(`${summary.galleries.length === 1 ? `gallery ${summary.galleries[0]}` : `${summary.galleries.length} shards in ${o.out}`}: ${summary.enqueued} queued in ${summary.jobs} jobs, ${summary.alreadyIndexed} already there, ${summary.failed.length} jobs failed\n`);
         if (summary.failed.length > 0) throw new VisidError('E_INPUT', `${summary.failed.length} of ${summary.jobs} jobs failed (see above); run the command again to retry them`);
+        await applyIndex();
       } finally {
         await embedder.close();
       }
@@ -101,13 +106,9 @@ export function indexCommand(): Command {
     try {
       const summary = await indexDataset(dataset, embedder, o.out, {
         batchSize: o.batch,
-        flip: o.flip,
-        scales: o.scales,
-        fusion: o.fusion,
-        brightness: o.darken,
+        ...embedding,
         chunkSize: o.chunk,
         skipBad: o.skipBad,
-        maxPixels: o.maxPixels,
         onResume: (done, todo) => {
           if (done > 0 && !o.quiet) process.stderr.write(`resuming: ${done} items already in ${o.out}, ${todo} to go\n`);
           progress = createProgress({ label: 'index', total: todo, unit: 'img', quiet: o.quiet });
@@ -116,10 +117,7 @@ export function indexCommand(): Command {
         onSkip: (item, err) => bad.push(`${item.id}: ${err.message}`),
       });
       progress.done();
-      if (o.index) {
-        const g = await Gallery.open(o.out);
-        if (formatIndexSpec(g.indexSpec) !== formatIndexSpec(o.index) || (await g.openIndex().then(() => false, () => true))) await g.setIndex(o.index);
-      }
+      await applyIndex();
       for (const line of bad) process.stderr.write(`skipped ${line}\n`);
       process.stdout.write(
         `gallery ${o.out}: ${summary.added} added, ${summary.alreadyIndexed} already there, ${summary.skippedBad} skipped, ` +
