@@ -97,6 +97,27 @@ test('wasm kernels are registered and match the CPU backend', async (t) => {
     }
   });
 
+  await t.test('depthwise input gradient, multiplier 1: the turned-filter forward path (MobileNetV2 geometries)', async () => {
+    const cases: Case[] = [
+      { n: 2, h: 12, w: 12, c: 8, k: 1, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: 'same' },
+      { n: 1, h: 7, w: 10, c: 3, k: 1, fh: 5, fw: 3, s: [1, 1], d: [1, 1], pad: 'same' },
+      { n: 3, h: 6, w: 6, c: 4, k: 1, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: 1 },
+      // Keras' stride-2 blocks: ZeroPadding2D then a 'valid' 3×3 at stride 2 (odd and even padded sides).
+      { n: 2, h: 113, w: 113, c: 3, k: 1, fh: 3, fw: 3, s: [2, 2], d: [1, 1], pad: 'valid' },
+      { n: 1, h: 10, w: 9, c: 2, k: 1, fh: 3, fw: 3, s: [2, 2], d: [1, 1], pad: 'valid' },
+      { n: 1, h: 9, w: 11, c: 2, k: 1, fh: 3, fw: 2, s: [2, 3], d: [1, 1], pad: 'same' },
+      { n: 1, h: 6, w: 6, c: 2, k: 1, fh: 2, fw: 2, s: [1, 1], d: [1, 1], pad: 'same' },
+      // Not taken (multiplier 2): the composed path.
+      { n: 1, h: 6, w: 6, c: 2, k: 2, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: 'same' },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const cpu = await gradsOn('cpu', c, true, 400 + i);
+      const wasm = await gradsOn('wasm', c, true, 400 + i);
+      assertNear(wasm.dx, cpu.dx, `depthwise dX ${JSON.stringify(c)}`);
+      assertNear(wasm.dw, cpu.dw, `depthwise dW ${JSON.stringify(c)}`);
+    }
+  });
+
   await t.test('dilated Conv2DBackpropFilter against the formula, looped by hand', async () => {
     await tf.setBackend('wasm');
     const rnd = mulberry32(7);
