@@ -39,7 +39,14 @@ let loaded: Usearch | undefined;
  * build: the ESM build finds its binary from the caller's stack and loops forever when run outside the package tree.
  */
 function usearchLib(): Usearch {
-  loaded ??= createRequire(import.meta.url)('usearch') as Usearch;
+  if (!loaded) {
+    try {
+      loaded = createRequire(import.meta.url)('usearch') as Usearch;
+    } catch (err) {
+      // A platform without usearch's prebuilt binary: galleries still search exactly, and say why.
+      throw new VisidError('E_GALLERY', `the HNSW library (usearch) cannot load here: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
   return loaded;
 }
 
