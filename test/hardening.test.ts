@@ -315,3 +315,21 @@ test('10. serve on a busy port exits 2 with a message', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /already in use/);
 });
+
+test('found by the long fuzz run: a name starting with ".." is inside the root; truncated .npy headers and escaping LFW names are refused', async (t) => {
+  const { isInside } = await import('../src/data/paths.js');
+  const { decodeNpy } = await import('../src/formats/npy.js');
+  const { readLfwPairFile } = await import('../src/jobs/faces/pairs.js');
+  assert.equal(isInside('/data', '/data/..n_Peirsol/a.jpg'), true);
+  assert.equal(isInside('/data', '/data/../etc/passwd'), false);
+  assert.equal(isInside('/data', '/etc'), false);
+  // A version-2 header cut before its length field (fuzz seed 777).
+  assert.throws(() => decodeNpy(Uint8Array.from([147, 78, 85, 77, 80, 89, 2, 0, 118, 0, 123]), 'q.npy'), /q\.npy: truncated \.npy header/);
+  assert.throws(() => decodeNpy(Uint8Array.from([147, 78, 85, 77, 80, 89, 124, 0, 118, 0, 123]), 'q.npy'), /q\.npy: unsupported \.npy format version 124/);
+  const d = mkdtempSync(path.join(tmpdir(), 'visid-pairs-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  await fs.writeFile(path.join(d, 'pairs.txt'), '1\n../../etc\t1\t2\n');
+  await assert.rejects(readLfwPairFile(path.join(d, 'pairs.txt'), path.join(d, 'lfw')), /pairs\.txt:2: '\.\.\/\.\.\/etc' is not a person's folder name/);
+  await fs.writeFile(path.join(d, 'pairs.txt'), '1\n..n_Peirsol\t1\t2\n');
+  assert.equal((await readLfwPairFile(path.join(d, 'pairs.txt'), path.join(d, 'lfw'))).pairs.length, 1);
+});

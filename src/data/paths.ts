@@ -6,7 +6,8 @@ import { VisidError } from '../util/errors.js';
 /** True when `child` (absolute, normalised) is `root` or lies below it. */
 export function isInside(root: string, child: string): boolean {
   const rel = path.relative(root, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  // ('..x' is a name inside the root; only '..' itself or '../…' leaves it.)
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /**

@@ -30,8 +30,11 @@ export function decodeNpy(bytes: Uint8Array, name = '<npy>'): { data: Float32Arr
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) throw new VisidError('E_INPUT', 'not a .npy file (bad magic)', { item: name });
   const major = buf[6]!;
-  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  if (major < 1 || major > 3) throw new VisidError('E_INPUT', `unsupported .npy format version ${major}`, { item: name });
   const start = major === 1 ? 10 : 12;
+  if (buf.length < start) throw new VisidError('E_INPUT', 'truncated .npy header', { item: name });
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  if (start + headerLen > buf.length) throw new VisidError('E_INPUT', `truncated .npy header (${headerLen} bytes announced)`, { item: name });
   const header = buf.subarray(start, start + headerLen).toString('latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];

@@ -37,6 +37,10 @@ export async function readLfwPairFile(pairsFile: string, root: string): Promise<
       if (f.length === 2) folds = Number(f[0]);
       return;
     }
+    // Names are LFW folder names: one path component, never '.', '..' or a path that could leave the root.
+    for (const name of f.length === 3 ? [f[0]] : f.length === 4 ? [f[0], f[2]] : []) {
+      if (name === undefined || name === '.' || name === '..' || /[\/\\\0]/.test(name)) throw new VisidError('E_PATH_ESCAPE', `'${name}' is not a person's folder name`, { item: where });
+    }
     if (f.length === 3 && isInt(f[1]) && isInt(f[2])) pairs.push({ a: img(f[0]!, f[1]!), b: img(f[0]!, f[2]!), same: true });
     else if (f.length === 4 && isInt(f[1]) && isInt(f[3])) pairs.push({ a: img(f[0]!, f[1]!), b: img(f[2]!, f[3]!), same: false });
     else throw new VisidError('E_DATASET', `expected "name i j" or "name1 i name2 j", got "${line}"`, { item: where });
