@@ -26,7 +26,8 @@ export interface LabelSearchOptions extends GallerySearchOptions {
 export class GallerySearcher {
   private constructor(
     readonly gallery: Gallery,
-    private readonly index: ExactIndex,
+    /** The exact index, built on first exact search: a gallery searched through its HNSW index never pays for it. */
+    private readonly exactOptions: ExactSearchOptions,
     /** The gallery's approximate index, when it keeps a current one (cosine searches use it unless exact). */
     readonly ann: HnswIndex | undefined,
     /** Why the approximate index is not used (stale, damaged), for the caller to show. */
@@ -44,11 +45,13 @@ export class GallerySearcher {
         problem = `${err.message} — searching exactly`;
       }
     }
-    return new GallerySearcher(gallery, await ExactIndex.create(gallery.vectors, gallery.dim, options), ann, problem);
+    const searcher = new GallerySearcher(gallery, options, ann, problem);
+    if (!ann) await searcher.exact();
+    return searcher;
   }
 
   get metric(): Metric {
-    return this.index.metric;
+    return this.exactOptions.metric ?? 'cosine';
   }
 
   /** The top-k hits of each query. */
@@ -61,7 +64,7 @@ export class GallerySearcher {
     const exclude = options.excludeIds;
     const extra = exclude ? 1 : 0;
     const kk = Math.min(k + extra, Math.max(this.gallery.count, 1));
-    const res = this.ann && !options.exact ? { ...this.annSearch(queries, kk, options), metric: 'cosine' as Metric, distances: undefined } : await this.index.search(queries, kk);
+    const res = this.ann && !options.exact ? { ...this.annSearch(queries, kk, options), metric: 'cosine' as Metric, distances: undefined } : await (await this.exact()).search(queries, kk);
     const items = this.gallery.items;
     const out: Hit[][] = [];
     for (let q = 0; q < nq; q++) {
@@ -77,6 +80,13 @@ export class GallerySearcher {
       out.push(hits);
     }
     return out;
+  }
+
+  private exactIndex?: Promise<ExactIndex>;
+
+  private exact(): Promise<ExactIndex> {
+    this.exactIndex ??= ExactIndex.create(this.gallery.vectors, this.gallery.dim, this.exactOptions);
+    return this.exactIndex;
   }
 
   /**
@@ -157,6 +167,6 @@ export class GallerySearcher {
   }
 
   async close(): Promise<void> {
-    await this.index.close();
+    if (this.exactIndex) await (await this.exactIndex).close();
   }
 }
