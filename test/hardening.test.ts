@@ -333,3 +333,12 @@ test('found by the long fuzz run: a name starting with ".." is inside the root; 
   await fs.writeFile(path.join(d, 'pairs.txt'), '1\n..n_Peirsol\t1\t2\n');
   assert.equal((await readLfwPairFile(path.join(d, 'pairs.txt'), path.join(d, 'lfw'))).pairs.length, 1);
 });
+
+test('found by fuzz seed 98765: a bad UTM zone in a manifest names its file:line', async (t) => {
+  const { readManifestDataset } = await import('../src/data/manifest.js');
+  const d = mkdtempSync(path.join(tmpdir(), 'visid-utm-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  await writeSolid(path.join(d, 'a.png'), [1, 2, 3]);
+  await fs.writeFile(path.join(d, 'm.jsonl'), '{"path":"a.png","utm_east":500000,"utm_north":4649776,"utm_zone":"E"}\n');
+  await assert.rejects(readManifestDataset(path.join(d, 'm.jsonl')), /m\.jsonl:1: 'E' is not a UTM zone/);
+});

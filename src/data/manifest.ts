@@ -61,7 +61,13 @@ async function rowToItem(row: Row, root: string, where: string): Promise<Item> {
   }
   const zone = optionalString(row, 'utm_zone', where);
   if (zone !== undefined) {
-    const { zoneNumber, zoneLetter } = parseUtmZone(zone);
+    let parsed: { zoneNumber: number; zoneLetter: string };
+    try {
+      parsed = parseUtmZone(zone);
+    } catch (err) {
+      throw new VisidError('E_DATASET', (err as Error).message, { item: where });
+    }
+    const { zoneNumber, zoneLetter } = parsed;
     item.utmZone = `${zoneNumber}${zoneLetter}`;
     // A manifest with UTM and its zone but no lat/lon gets them, for maps and GeoJSON.
     if (item.lat === undefined && east !== undefined && north !== undefined) Object.assign(item, utmToLatLon(east, north, zoneNumber, zoneLetter));
