@@ -29,6 +29,19 @@ function decays(v: tf.Variable): boolean {
   return v.rank >= 2;
 }
 
+/** One step: the loss and its gradients, refused when the loss is not finite, then `apply`; returns the loss. */
+function gradientStep(f: () => tf.Scalar, vars: tf.Variable[], apply: (grads: tf.NamedTensorMap) => void): number {
+  const { value, grads } = tf.variableGrads(f, vars);
+  try {
+    const loss = value.dataSync()[0]!;
+    if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss}; lower the learning rate`);
+    apply(grads);
+    return loss;
+  } finally {
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+}
+
 /** Variables that learn at `lrScale` × the base rate, with optimiser state of their own. */
 export interface ParamGroup {
   /** tfjs variable names. */
@@ -51,15 +64,7 @@ export function createOptimizer(spec: OptimizerSpec, lr: number, groups: ParamGr
   return {
     spec,
     step(f, vars, stepLr) {
-      const { value, grads } = tf.variableGrads(f, vars);
-      const loss = value.dataSync()[0]!;
-      if (!Number.isFinite(loss)) {
-        tf.dispose([value, ...Object.values(grads)]);
-        throw new Error(`the loss became ${loss}; lower the learning rate`);
-      }
-      this.applyGrads(grads, vars, stepLr);
-      tf.dispose([value, ...Object.values(grads)]);
-      return loss;
+      return gradientStep(f, vars, (grads) => this.applyGrads(grads, vars, stepLr));
     },
     applyGrads(grads, vars, stepLr) {
       const parts = inners.map(() => [] as tf.Variable[]);
@@ -120,17 +125,7 @@ function createSingleOptimizer(spec: OptimizerSpec, lr: number): Optimizer {
   };
   return {
     spec,
-    step(f, vars, stepLr) {
-      const { value, grads } = tf.variableGrads(f, vars);
-      const loss = value.dataSync()[0]!;
-      if (!Number.isFinite(loss)) {
-        tf.dispose([value, ...Object.values(grads)]);
-        throw new Error(`the loss became ${loss}; lower the learning rate`);
-      }
-      applyGrads(grads, vars, stepLr);
-      tf.dispose([value, ...Object.values(grads)]);
-      return loss;
-    },
+    step: (f, vars, stepLr) => gradientStep(f, vars, (grads) => applyGrads(grads, vars, stepLr)),
     applyGrads,
     getWeights: () => inner.getWeights(),
     setWeights: (w) => inner.setWeights(w),

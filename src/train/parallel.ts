@@ -11,7 +11,7 @@ import { tf } from '../tf/runtime.js';
 import { deserializeError, type SerializedError } from '../util/errors.js';
 import type { NetSpec } from '../models/networks.js';
 import type { LossConfig } from './loss-factory.js';
-import type { OptimizerSpec } from './optimizers.js';
+import type { Optimizer, OptimizerSpec } from './optimizers.js';
 
 export interface ReplicaSetup {
   spec: NetSpec;
@@ -136,4 +136,27 @@ export function assignState(named: Array<{ name: string; variable: tf.Variable }
     if (!v) throw new Error(`replica state has no '${p.name}'`);
     p.variable.assign(tf.tensor(v.values, v.shape));
   }
+}
+
+/** Optimiser slots keyed by parameter name instead of this thread's tfjs variable names (for replicas). */
+export async function optimizerStateByParam(optimizer: Optimizer, named: Array<{ name: string; variable: tf.Variable }>): Promise<StateValues> {
+  const byVar = new Map(named.map((p) => [p.variable.name, p.name]));
+  const out: StateValues = [];
+  for (const w of await optimizer.getWeights()) {
+    const [varName, ...slot] = w.name.split('/');
+    const key = w.name === 'iter' ? 'iter' : byVar.has(varName!) ? `${byVar.get(varName!)}/${slot.join('/')}` : undefined;
+    if (key) out.push({ name: key, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) });
+  }
+  return out;
+}
+
+export async function setOptimizerStateByParam(optimizer: Optimizer, named: Array<{ name: string; variable: tf.Variable }>, state: StateValues): Promise<void> {
+  const byName = new Map(named.map((p) => [p.name, p.variable.name]));
+  const weights = state.flatMap((w) => {
+    if (w.name === 'iter') return [{ name: 'iter', tensor: tf.scalar(w.values[0]!) }];
+    const cut = w.name.lastIndexOf('/');
+    const v = byName.get(w.name.slice(0, cut));
+    return v ? [{ name: `${v}/${w.name.slice(cut + 1)}`, tensor: tf.tensor(w.values, w.shape) }] : [];
+  });
+  if (weights.length > 0) await optimizer.setWeights(weights);
 }

@@ -7,7 +7,7 @@ import { serializeError } from '../util/errors.js';
 import { createLoss } from './loss-factory.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { batchGrads, loadedNetSpec, namedState } from './trainer.js';
-import { assignState, stateOf, type ReplicaSetup, type StateValues } from './parallel.js';
+import { assignState, optimizerStateByParam, setOptimizerStateByParam, stateOf, type ReplicaSetup, type StateValues } from './parallel.js';
 
 let net: EmbeddingNet;
 let loss: Loss;
@@ -50,27 +50,12 @@ parentPort!.on('message', async (msg: { id: number; type: string } & Record<stri
       parentPort!.postMessage({ id: msg.id });
     } else if (msg.type === 'state') {
       // Optimiser slots by parameter name (tfjs variable names differ between threads).
-      const byVar = new Map(named.map((p) => [p.variable.name, p.name]));
-      const opt: StateValues = [];
-      for (const w of await optimizer.getWeights()) {
-        const [varName, ...slot] = w.name.split('/');
-        const key = w.name === 'iter' ? 'iter' : byVar.has(varName!) ? `${byVar.get(varName!)}/${slot.join('/')}` : undefined;
-        if (key) opt.push({ name: key, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) });
-      }
+      const opt = await optimizerStateByParam(optimizer, named);
       parentPort!.postMessage({ id: msg.id, params: stateOf(named), optimizer: opt });
     } else if (msg.type === 'load') {
       assignState(named, msg['params'] as StateValues);
       const opt = msg['optimizer'] as StateValues | undefined;
-      if (opt) {
-        const byName = new Map(named.map((p) => [p.name, p.variable.name]));
-        const weights = opt.flatMap((w) => {
-          if (w.name === 'iter') return [{ name: 'iter', tensor: tf.scalar(w.values[0]!) }];
-          const cut = w.name.lastIndexOf('/');
-          const v = byName.get(w.name.slice(0, cut));
-          return v ? [{ name: `${v}/${w.name.slice(cut + 1)}`, tensor: tf.tensor(w.values, w.shape) }] : [];
-        });
-        if (weights.length > 0) await optimizer.setWeights(weights);
-      }
+      if (opt) await setOptimizerStateByParam(optimizer, named, opt);
       parentPort!.postMessage({ id: msg.id });
     }
   } catch (err) {

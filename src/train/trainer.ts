@@ -24,7 +24,7 @@ import { learningRate, snapshotEpochs } from './schedules.js';
 import { checkpointPath, listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { loadAugmentPipeline, PreparedData, prepareFeatureData, prepareImageData, TrainingSet } from './data.js';
 import { writeTrainingReport } from './report.js';
-import { assignState, DataParallel, stateOf, type StateValues } from './parallel.js';
+import { assignState, DataParallel, optimizerStateByParam, setOptimizerStateByParam, stateOf } from './parallel.js';
 import type { EpochRecord, ValidationMetrics } from './records.js';
 
 export type { EpochRecord } from './records.js';
@@ -111,29 +111,6 @@ export function batchGrads(net: EmbeddingNet, loss: Loss, x: tf.Tensor, y: tf.Te
     }
   }
   return { loss: total, grads: acc ?? {} };
-}
-
-/** Optimiser slots keyed by parameter name instead of this thread's tfjs variable names (for replicas). */
-async function optimizerStateByParam(optimizer: Optimizer, named: Array<{ name: string; variable: tf.Variable }>): Promise<StateValues> {
-  const byVar = new Map(named.map((p) => [p.variable.name, p.name]));
-  const out: StateValues = [];
-  for (const w of await optimizer.getWeights()) {
-    const [varName, ...slot] = w.name.split('/');
-    const key = w.name === 'iter' ? 'iter' : byVar.has(varName!) ? `${byVar.get(varName!)}/${slot.join('/')}` : undefined;
-    if (key) out.push({ name: key, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) });
-  }
-  return out;
-}
-
-async function setOptimizerStateByParam(optimizer: Optimizer, named: Array<{ name: string; variable: tf.Variable }>, state: StateValues): Promise<void> {
-  const byName = new Map(named.map((p) => [p.name, p.variable.name]));
-  const weights = state.flatMap((w) => {
-    if (w.name === 'iter') return [{ name: 'iter', tensor: tf.scalar(w.values[0]!) }];
-    const cut = w.name.lastIndexOf('/');
-    const v = byName.get(w.name.slice(0, cut));
-    return v ? [{ name: `${v}/${w.name.slice(cut + 1)}`, tensor: tf.tensor(w.values, w.shape) }] : [];
-  });
-  if (weights.length > 0) await optimizer.setWeights(weights);
 }
 
 /** L2-normalised embeddings of a whole set, in inference mode, batch by batch. */
