@@ -1,9 +1,12 @@
 // Benchmark: approximate search (HNSW through usearch, visid's `HNSW32` index) against faiss' IndexHNSWFlat (Debian's
 // python3-faiss) on the same clustered vectors, same M, efConstruction, efSearch and threads, in one command:
 // recall@10 against exact search, queries/s per efSearch (median of several runs), build time, index bytes, RSS;
-// and SQ8 storage (HNSW32,SQ8 vs faiss IndexHNSWSQ) with the bytes against float32.
+// and SQ8 storage (HNSW32,SQ8 vs faiss IndexHNSWSQ) with the bytes against float32; and IVF-PQ (visid's
+// `IVF<n>,PQ<m>` and `…,RFlat` against faiss' index_factory of the same spec, trained on the same number of rows)
+// per nprobe.
 // Usage: node dist/bench/ann.js [--n 1000000] [--dim 128] [--queries 1000] [--m 32] [--ef-construction 128]
-//        [--ef 32,64,128,256] [--runs 5] [--clusters 1000] [--no-sq8] [--python /usr/bin/python3]
+//        [--ef 32,64,128,256] [--runs 5] [--clusters 1000] [--no-sq8] [--no-hnsw] [--no-ivf]
+//        [--ivf IVF4096,PQ32] [--nprobe 8,16,32,64,128] [--refine-factor 4] [--python /usr/bin/python3]
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +34,10 @@ const efs = (args['ef'] ?? '32,64,128,256').split(',').map(Number);
 const runs = Number(args['runs'] ?? 5);
 const clusters = Number(args['clusters'] ?? 1000);
 const sq8 = !args['no-sq8'];
+const hnsw = !args['no-hnsw'];
+const ivf = args['no-ivf'] ? undefined : (args['ivf'] ?? 'IVF4096,PQ32');
+const nprobes = (args['nprobe'] ?? '8,16,32,64,128').split(',').map(Number);
+const refineFactor = Number(args['refine-factor'] ?? 4);
 const threads = os.availableParallelism();
 
 /** Unit vectors around random centres (descriptor sets are clustered, not uniform), seeded. */
@@ -56,10 +63,10 @@ await writeFileAtomic(queryFile, encodeNpy(queries, [nq, dim]));
 console.log(`ann benchmark: ${n} × ${dim} clustered unit vectors (${clusters} centres), ${nq} queries, top-10, M ${m}, efConstruction ${efc}, ${threads} threads; median of ${runs} runs`);
 
 const py = args['python'] ?? '/usr/bin/python3';
-const faissRun = spawnSync(py, [path.join(here, '../../bench/py/ann_faiss.py'), baseFile, queryFile, String(m), String(efc), efs.join(','), String(runs), String(threads), sq8 ? '1' : '0'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+const faissRun = !hnsw ? undefined : spawnSync(py, [path.join(here, '../../bench/py/ann_faiss.py'), baseFile, queryFile, String(m), String(efc), efs.join(','), String(runs), String(threads), sq8 ? '1' : '0'], { encoding: 'utf8', maxBuffer: 1 << 24 });
 type FaissRows = { build_s: number; rows: Array<{ ef: number; recall: number; qps: number }> };
-const faiss = faissRun.status === 0 ? (JSON.parse(faissRun.stdout.trim().split('\n').at(-1)!) as { flat: FaissRows; sq8?: FaissRows; max_rss_kb: number }) : undefined;
-if (!faiss) console.log(`faiss: not run (${(faissRun.stderr || 'python3-faiss missing: apt-get install python3-faiss').trim().split('\n').at(-1)})`);
+const faiss = faissRun?.status === 0 ? (JSON.parse(faissRun.stdout.trim().split('\n').at(-1)!) as { flat: FaissRows; sq8?: FaissRows; max_rss_kb: number }) : undefined;
+if (faissRun && !faiss) console.log(`faiss: not run (${(faissRun.stderr || 'python3-faiss missing: apt-get install python3-faiss').trim().split('\n').at(-1)})`);
 
 const dir = path.join(out, `gallery-${n}x${dim}`);
 await fs.rm(dir, { recursive: true, force: true });
@@ -72,8 +79,8 @@ const exact = await GallerySearcher.create(gallery, { exact: true });
 const truth = (await exact.search(queries, { k: 10 })).map((h) => new Set(h.map((x) => x.row)));
 await exact.close();
 
-console.log('| index | build s | index MiB | efSearch | recall@10 visid | recall@10 faiss | queries/s visid | queries/s faiss | visid / faiss q/s |\n|---|---|---|---|---|---|---|---|---|');
-for (const spec of sq8 ? ['HNSW32', 'HNSW32,SQ8'] : ['HNSW32']) {
+if (hnsw) console.log('| index | build s | index MiB | efSearch | recall@10 visid | recall@10 faiss | queries/s visid | queries/s faiss | visid / faiss q/s |\n|---|---|---|---|---|---|---|---|---|');
+for (const spec of !hnsw ? [] : sq8 ? ['HNSW32', 'HNSW32,SQ8'] : ['HNSW32']) {
   const t0 = performance.now();
   await gallery.setIndex(parseIndexSpec(spec.replace('32', String(m))), { efConstruction: efc });
   const build = (performance.now() - t0) / 1000;
@@ -94,5 +101,37 @@ for (const spec of sq8 ? ['HNSW32', 'HNSW32,SQ8'] : ['HNSW32']) {
     console.log(`| ${spec.replace('32', String(m))} | ${build.toFixed(1)} (faiss ${ref ? ref.build_s.toFixed(1) : '—'}) | ${(searcher.ann!.meta.bytes / 2 ** 20).toFixed(0)} | ${ef} | ${(found / (nq * 10)).toFixed(4)} | ${f ? f.recall.toFixed(4) : '—'} | ${qps.toFixed(0)} | ${f ? f.qps.toFixed(0) : '—'} | ${f ? (qps / f.qps).toFixed(2) : '—'} |`);
   }
   await searcher.close();
+}
+if (ivf) {
+  // faiss trains on as many rows as visid (64 per list by default), drawn the same way (seeded sample).
+  const lists = Number(/^IVF(\d+)/i.exec(ivf)![1]);
+  const trainRows = Math.min(n, Math.max(64 * lists, 256));
+  console.log(`\n${ivf}: trained on ${trainRows} rows; RFlat re-ranks ${refineFactor}·k candidates exactly (faiss IndexRefineFlat k_factor ${refineFactor})`);
+  console.log('| index | build s | index MiB | nprobe | recall@10 visid | recall@10 faiss | queries/s visid | queries/s faiss | visid / faiss q/s |\n|---|---|---|---|---|---|---|---|---|');
+  for (const spec of [ivf, `${ivf},RFlat`]) {
+    const f = spawnSync(py, [path.join(here, '../../bench/py/ivfpq_faiss.py'), baseFile, queryFile, spec, nprobes.join(','), String(runs), String(threads), String(trainRows), String(refineFactor)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const ref = f.status === 0 ? (JSON.parse(f.stdout.trim().split('\n').at(-1)!) as { build_s: number; rows: Array<{ nprobe: number; recall: number; qps: number }>; max_rss_kb: number }) : undefined;
+    if (!ref) console.log(`faiss ${spec}: not run (${(f.stderr || 'python3-faiss missing').trim().split('\n').at(-1)})`);
+    const t0 = performance.now();
+    await gallery.setIndex(parseIndexSpec(spec));
+    const build = (performance.now() - t0) / 1000;
+    const searcher = await GallerySearcher.create(gallery);
+    for (const nprobe of nprobes) {
+      const times: number[] = [];
+      let hits: Awaited<ReturnType<GallerySearcher['search']>> = [];
+      for (let r = 0; r < runs; r++) {
+        const t = performance.now();
+        hits = await searcher.search(queries, { k: 10, nprobe, refineFactor });
+        times.push(performance.now() - t);
+      }
+      let found = 0;
+      hits.forEach((h, q) => (found += h.filter((x) => truth[q]!.has(x.row)).length));
+      const qps = nq / (median(times) / 1000);
+      const r = ref?.rows.find((x) => x.nprobe === nprobe);
+      console.log(`| ${spec} | ${build.toFixed(1)} (faiss ${ref ? ref.build_s.toFixed(1) : '—'}) | ${(searcher.ann!.meta.bytes / 2 ** 20).toFixed(0)} | ${nprobe} | ${(found / (nq * 10)).toFixed(4)} | ${r ? r.recall.toFixed(4) : '—'} | ${qps.toFixed(0)} | ${r ? r.qps.toFixed(0) : '—'} | ${r ? (qps / r.qps).toFixed(2) : '—'} |`);
+    }
+    await searcher.close();
+    if (ref) console.log(`faiss ${spec} max RSS ${(ref.max_rss_kb / 1024).toFixed(0)} MiB`);
+  }
 }
 console.log(`float32 vectors: ${((n * dim * 4) / 2 ** 20).toFixed(0)} MiB; visid RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (holds the gallery's float rows too); faiss max RSS ${faiss ? (faiss.max_rss_kb / 1024).toFixed(0) : '—'} MiB`);

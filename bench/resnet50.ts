@@ -1,5 +1,5 @@
 // Builds a ResNet-50-shaped ONNX network with seeded random weights (batch norm folded into conv biases), for speed tests.
-import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { OnnxGraph } from '../src/formats/onnx-graph.js';
 import { gaussian, mulberry32 } from '../src/util/random.js';
 
 /** ResNet-50 (v1.5: stride in the 3×3 conv) to the 2048-d pooled feature: ~23.5M weights, ~4.1 GFLOPs at 224×224. */

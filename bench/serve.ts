@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { Gallery } from '../src/index/gallery.js';
-import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { OnnxGraph } from '../src/formats/onnx-graph.js';
 import { gaussian, mulberry32 } from '../src/util/random.js';
 import { l2NormalizeRows } from '../src/util/vectors.js';
 import { helpAndExit, flags } from './common.js';

@@ -15,7 +15,7 @@ export { rgbToTensor, type Layout, type Normalization } from './images/tensor.js
 export { preprocessImage, type PreprocessSpec } from './images/preprocess.js';
 export { ImagePool } from './images/pool.js';
 
-export { OnnxGraph } from './models/onnx-graph.js';
+export { OnnxGraph } from './formats/onnx-graph.js';
 export { loadCard, validateCard, IMAGENET_MEAN, IMAGENET_STD, type ModelCard } from './models/model-card.js';
 export { Embedder, type EmbedOptions, type EmbedderOptions, type EmbedResult } from './models/embedder.js';
 export { buildUntrainedModel, UNTRAINED_MODEL_NAME } from './models/default-model.js';

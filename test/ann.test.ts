@@ -44,7 +44,12 @@ test('index specs parse like faiss factory strings and unknown ones are named', 
   assert.deepEqual(parseIndexSpec('hnsw16,SQ8'), { kind: 'hnsw', m: 16, storage: 'i8' });
   assert.equal(formatIndexSpec(parseIndexSpec('HNSW48,F16')), 'HNSW48,F16');
   assert.throws(() => parseIndexSpec('HNSW2'), /4 to 256/);
-  assert.throws(() => parseIndexSpec('IVF4096,PQ32'), /IVF4096,PQ32: IVF indexes are not available yet/);
+  assert.deepEqual(parseIndexSpec('IVF4096,PQ32'), { kind: 'ivfpq', lists: 4096, m: 32, refine: false });
+  assert.deepEqual(parseIndexSpec('ivf256,pq16x8,RFlat'), { kind: 'ivfpq', lists: 256, m: 16, refine: true });
+  assert.equal(formatIndexSpec(parseIndexSpec('IVF1024,PQ8,rflat')), 'IVF1024,PQ8,RFlat');
+  assert.throws(() => parseIndexSpec('IVF0,PQ8'), /IVF lists must be/);
+  assert.throws(() => parseIndexSpec('IVF64,PQ0'), /PQ sub-quantisers must be/);
+  assert.throws(() => parseIndexSpec('IVF64,Flat'), /IVF64,Flat: unknown IVF index spec/);
   assert.throws(() => parseIndexSpec('LSH'), /LSH: unknown index spec/);
 });
 

@@ -12,7 +12,7 @@ import { decodeRgb } from '../src/images/decode.js';
 import { faceApiModelDir } from '../src/models/mobilenet-v1.js';
 import { readTfjsWeights } from '../src/models/tfjs-weights.js';
 import { readTfjsGraphModel, tfjsGraphToOnnx } from '../src/models/tfjs-graph-onnx.js';
-import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { OnnxGraph } from '../src/formats/onnx-graph.js';
 import { buildFaceDetectorModel, buildFaceLandmarkModel, buildFaceResNetModel, decodeSsdBoxes, nonMaxSuppression, ssdAnchors } from '../src/jobs/faces/face-api-onnx.js';
 import { loadFaceApi } from '../src/jobs/faces/runtime.js';
 import { FALLBACK_FACE_FRACTION, nearestCentreFace } from '../src/jobs/faces/engine.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
-import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { OnnxGraph } from '../src/formats/onnx-graph.js';
 import { Embedder } from '../src/models/embedder.js';
 import { loadDataset } from '../src/data/load.js';
 import { indexDataset } from '../src/pipeline/index-dataset.js';

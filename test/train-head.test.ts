@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { writeFashionMnistDemo } from '../src/demo/fashion-mnist.js';
-import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { OnnxGraph } from '../src/formats/onnx-graph.js';
 import { validateConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { Embedder } from '../src/models/embedder.js';

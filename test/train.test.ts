@@ -15,7 +15,7 @@ import { validateConfig } from '../src/train/config.js';
 import { train, TrainingStopped } from '../src/train/trainer.js';
 import { Embedder } from '../src/models/embedder.js';
 import { assertClose, tempDir, writeChannelMeanModel, writeSolid } from './helpers.js';
-import { OnnxGraph } from '../src/models/onnx-graph.js';
+import { OnnxGraph } from '../src/formats/onnx-graph.js';
 import sharp from 'sharp';
 import { mulberry32 } from '../src/util/random.js';
 

@@ -7,7 +7,7 @@ import { readNpy } from '../formats/npy.js';
 import { VisidError } from '../util/errors.js';
 import { assertFiniteRows } from '../util/vectors.js';
 import { validateGalleryItem } from '../index/items.js';
-import { formatIndexSpec, parseIndexSpec, type IndexSpec } from '../index/ann.js';
+import { formatIndexSpec, IvfPqIndex, parseIndexSpec, type IndexSpec } from '../index/ann.js';
 import { createProgress } from '../util/progress.js';
 import { positiveInt } from './options.js';
 
@@ -30,12 +30,14 @@ export function infoCommand(): Command {
     .argument('<gallery>', 'gallery folder')
     .option('--json', 'print JSON')
     .action(async (dir: string, o: { json?: boolean }) => {
-      const g = await Gallery.open(dir);
+      const g = await Gallery.open(dir, { vectorsOnDisk: true });
       const labels = new Set(g.items.map((it) => it.label).filter((l) => l !== undefined));
-      let index: { spec: string; bytes?: number; builtAt?: string; problem?: string } = { spec: formatIndexSpec(g.indexSpec) };
+      let index: { spec: string; bytes?: number; memoryBytes?: number; builtAt?: string; problem?: string } = { spec: formatIndexSpec(g.indexSpec) };
       try {
         const ann = await g.openIndex();
-        if (ann) index = { spec: ann.meta.spec, bytes: ann.meta.bytes, builtAt: ann.meta.builtAt };
+        // An HNSW file is memory-mapped (paged in as searched); IVF-PQ codes are read into memory.
+        if (ann) index = { spec: ann.meta.spec, bytes: ann.meta.bytes, memoryBytes: ann instanceof IvfPqIndex ? ann.memoryBytes : ann.meta.bytes, builtAt: ann.meta.builtAt };
+        if (ann instanceof IvfPqIndex) await ann.close();
       } catch (err) {
         if (!(err instanceof VisidError)) throw err;
         index.problem = err.message;
@@ -46,7 +48,7 @@ export function infoCommand(): Command {
         process.stdout.write(
           `gallery   ${info.dir}\nitems     ${info.count}\ndim       ${info.dim}\nlabels    ${info.labels}\nmodel     ${info.model.name ?? ''} ${info.model.id.slice(0, 16)}\n` +
             `data root ${info.dataRoot ?? '-'}\nvectors   ${(info.vectorBytes / 2 ** 20).toFixed(1)} MiB float32\n` +
-            `index     ${index.spec}${index.bytes !== undefined ? ` (${(index.bytes / 2 ** 20).toFixed(1)} MiB, built ${index.builtAt})` : ''}${index.problem ? ` — not usable: ${index.problem}` : ''}\n`,
+            `index     ${index.spec}${index.bytes !== undefined ? ` (file ${(index.bytes / 2 ** 20).toFixed(1)} MiB, memory ${(index.memoryBytes! / 2 ** 20).toFixed(1)} MiB, built ${index.builtAt})` : ''}${index.problem ? ` — not usable: ${index.problem}` : ''}\n`,
         );
     });
 }
@@ -76,19 +78,24 @@ export function compactCommand(): Command {
 
 export function reindexCommand(): Command {
   return new Command('reindex')
-    .description('choose and build the approximate index a gallery keeps: Flat (exact, none), HNSW<M>, HNSW<M>,F16, HNSW<M>,SQ8')
+    .description('choose and build the approximate index a gallery keeps: Flat (exact, none), HNSW<M>, HNSW<M>,F16, HNSW<M>,SQ8, IVF<n>,PQ<m>[,RFlat]')
     .argument('<gallery>', 'gallery folder')
-    .requiredOption('--index <spec>', 'index spec, faiss-style: Flat | HNSW32 | HNSW32,F16 | HNSW32,SQ8', (v: string) => parseIndexSpec(v))
+    .requiredOption('--index <spec>', 'index spec, faiss-style: Flat | HNSW32 | HNSW32,F16 | HNSW32,SQ8 | IVF4096,PQ32 | IVF4096,PQ32,RFlat', (v: string) => parseIndexSpec(v))
     .option('--ef-construction <n>', 'HNSW build beam (default 128)', positiveInt)
+    .option('--train-per-list <n>', 'IVF: training rows per list (default 64)', positiveInt)
+    .option('--kmeans-iterations <n>', 'IVF: k-means iterations of the quantisers (default 20)', positiveInt)
+    .option('--vectors-on-disk', 'leave the descriptors in the segment files while building (automatic beyond a quarter of RAM)')
     .option('-q, --quiet', 'no progress output')
-    .action(async (dir: string, o: { index: IndexSpec; efConstruction?: number; quiet?: boolean }) => {
-      const g = await Gallery.open(dir);
+    .action(async (dir: string, o: { index: IndexSpec; efConstruction?: number; trainPerList?: number; kmeansIterations?: number; vectorsOnDisk?: boolean; quiet?: boolean }) => {
+      const g = await Gallery.open(dir, { vectorsOnDisk: o.vectorsOnDisk || 'auto' });
       const progress = o.quiet ? undefined : createProgress({ label: 'indexing', total: g.count, unit: 'rows' });
       const t0 = performance.now();
       let last = 0;
-      await g.setIndex(o.index, { efConstruction: o.efConstruction, onProgress: (done) => (progress?.tick(done - last), (last = done)) });
+      if (o.index.kind === 'ivfpq' && !o.quiet) process.stderr.write(`training ${formatIndexSpec(o.index)} quantisers on ${Math.min(g.count, Math.max(256, (o.trainPerList ?? 64) * o.index.lists))} rows, then coding every row\n`);
+      await g.setIndex(o.index, { efConstruction: o.efConstruction, trainPerList: o.trainPerList, kmeansIterations: o.kmeansIterations, onProgress: (done) => (progress?.tick(done - last), (last = done)) });
       progress?.done();
       const ann = await g.openIndex();
+      if (ann instanceof IvfPqIndex) await ann.close();
       process.stdout.write(`${g.dir}: index ${formatIndexSpec(o.index)} over ${g.count} rows${ann ? ` (${(ann.meta.bytes / 2 ** 20).toFixed(1)} MiB)` : ''} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     });
 }

@@ -63,7 +63,7 @@ export function indexCommand(): Command {
     .option('--queue <redis-url>', 'distribute: enqueue batches on this Redis (BullMQ) for `visid worker`s to embed and commit; waits until all are in')
     .option('--job-items <n>', 'with --queue: items per job', positiveInt, 256)
     .option('--shards <n>', 'with --queue: split the gallery into <out>/shard-<i> galleries by id hash (serve them with visid serve --shards)', positiveInt)
-    .option('--index <spec>', 'also keep an approximate index: HNSW32, HNSW32,F16, HNSW32,SQ8 (Flat: none); see visid reindex', (v: string) => parseIndexSpec(v))
+    .option('--index <spec>', 'also keep an approximate index: HNSW32, HNSW32,F16, HNSW32,SQ8, IVF1024,PQ32[,RFlat] (Flat: none); see visid reindex', (v: string) => parseIndexSpec(v))
     .option('-q, --quiet', 'no progress output');
   withCardFlags(cmd);
   return cmd.action(async (data: string, o: IndexFlags) => {

@@ -23,6 +23,9 @@ interface SearchFlags {
   queryNpy?: string;
   exact?: boolean;
   ef?: number;
+  nprobe?: number;
+  refineFactor?: number;
+  vectorsOnDisk?: boolean;
 }
 
 export function searchCommand(): Command {
@@ -33,6 +36,9 @@ export function searchCommand(): Command {
     .option('--query-npy <file>', 'query descriptors instead of images: an n × dim float32 .npy file (results per row, ids "row-<i>")')
     .option('--exact', 'search every row exactly even when the gallery keeps an approximate index')
     .option('--ef <n>', 'HNSW search beam (default max(128, k)): higher finds more of the true neighbours, slower', positiveInt)
+    .option('--nprobe <n>', 'IVF lists visited per query (default min(lists, 32)): higher finds more, slower', positiveInt)
+    .option('--refine-factor <n>', 'IVF …,RFlat: candidates re-ranked exactly per result (default 4)', positiveInt)
+    .option('--vectors-on-disk', 'leave the descriptors in the segment files (a gallery larger than memory; automatic beyond a quarter of RAM)')
     .option('-k, --k <n>', 'results per query', positiveInt, 10)
     .option('-u, --unique-labels', 'return the top-k distinct labels, each by its best item (Hotel-ID top-5 hotels)')
     .option('--vote', 'with --unique-labels: rank labels by summed similarity of their items instead')
@@ -43,7 +49,7 @@ export function searchCommand(): Command {
     .option('--json', 'print JSON')
     .option('-q, --quiet', 'no progress output')
     .action(async (galleryDir: string, input: string | undefined, o: SearchFlags) => {
-      const gallery = await Gallery.open(galleryDir);
+      const gallery = await Gallery.open(galleryDir, { vectorsOnDisk: o.vectorsOnDisk || 'auto' });
       if ((input === undefined) === (o.queryNpy === undefined)) throw new VisidError('E_INPUT', 'give query images or --query-npy <file>, one of the two');
       let queries: { items: Array<{ id: string }> };
       let vectors: Float32Array;
@@ -62,7 +68,7 @@ export function searchCommand(): Command {
       if (searcher.annProblem && !o.quiet) process.stderr.write(`warning: ${searcher.annProblem}\n`);
       try {
         if (o.uniqueLabels) {
-          const labels = await searcher.searchLabels(vectors, { k: o.k, mode: o.vote ? 'vote' : 'best', exact: o.exact, ef: o.ef });
+          const labels = await searcher.searchLabels(vectors, { k: o.k, mode: o.vote ? 'vote' : 'best', exact: o.exact, ef: o.ef, nprobe: o.nprobe, refineFactor: o.refineFactor });
           const results = queries.items.map((q, i) => ({ query: q.id, labels: labels[i]! }));
           if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, index: searcher.ann && !o.exact ? searcher.ann.meta.spec : 'Flat', results }, null, 2) + '\n');
           else
@@ -72,7 +78,7 @@ export function searchCommand(): Command {
             }
           return;
         }
-        const hits = await searcher.search(vectors, { k: o.k, exact: o.exact, ef: o.ef });
+        const hits = await searcher.search(vectors, { k: o.k, exact: o.exact, ef: o.ef, nprobe: o.nprobe, refineFactor: o.refineFactor });
         const results = queries.items.map((q, i) => ({ query: q.id, hits: hits[i]!.map(({ row: _row, ...h }) => h) }));
         if (o.json) process.stdout.write(JSON.stringify({ gallery: gallery.dir, metric: o.metric, index: searcher.ann && !o.exact ? searcher.ann.meta.spec : 'Flat', results }, null, 2) + '\n');
         else

@@ -1,13 +1,16 @@
 // A gallery on disk: descriptor segments (header + float32 rows) and their metadata, committed atomically by a manifest.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
+import { fileSha256 } from './ann-files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { assertFiniteRows } from '../util/vectors.js';
 import { encodeNpy, readNpy } from '../formats/npy.js';
 import { validateGalleryItem, type GalleryItem } from './items.js';
-import { HnswIndex, parseIndexSpec, formatIndexSpec, type IndexSpec, type BuildOptions } from './ann.js';
+import { buildApproximateIndex, openApproximateIndex, removeApproximateIndex, updateApproximateIndex, parseIndexSpec, formatIndexSpec, rowsInMemory, type ApproximateIndex, type IndexSpec, type BuildOptions, type RowSource } from './ann.js';
+import { SegmentRows } from './segment-rows.js';
 import { isUnitLength, l2NormalizeRows } from '../util/vectors.js';
 
 export type { GalleryItem } from './items.js';
@@ -113,9 +116,22 @@ export interface CreateGalleryOptions {
   dataRoot?: string;
 }
 
+export interface OpenGalleryOptions {
+  /**
+   * Leave the descriptors in the segment files and read rows when needed (a gallery larger than memory): only the
+   * items, and an index's codes, are held in memory. The segment headers and sizes are checked, not the checksums
+   * (`verify: true` streams every file through them).
+   */
+  vectorsOnDisk?: boolean | 'auto';
+  verify?: boolean;
+}
+
+/** With vectorsOnDisk 'auto': descriptors beyond this share of the machine's memory stay on disk. */
+const AUTO_ON_DISK_FRACTION = 0.25;
+
 /**
- * A gallery loaded in memory. `vectors` holds `count` rows of `dim` float32 values, row i described by
- * `items[i]`. Writes (append, remove, compact) take a lock file, write new files atomically, then commit by
+ * A gallery loaded in memory (or, opened with `vectorsOnDisk`, with its descriptors read from the segment files
+ * when needed). `vectors` holds `count` rows of `dim` float32 values, row i described by `items[i]`. Writes (append, remove, compact) take a lock file, write new files atomically, then commit by
  * rewriting the manifest atomically: a crash leaves the gallery as it was before that write.
  */
 export class Gallery {
@@ -125,7 +141,28 @@ export class Gallery {
     private _vectors: Float32Array,
     private _items: GalleryItem[],
     private rowSegments: string[],
+    /** With vectorsOnDisk: where each row lives in the segment files. */
+    private disk?: SegmentRows,
   ) {}
+
+  /** True when the descriptors stay in the segment files (see OpenGalleryOptions.vectorsOnDisk). */
+  get vectorsOnDisk(): boolean {
+    return this.disk !== undefined;
+  }
+
+  /** The rows, in blocks or by number, from memory or from disk: what indexes build from and re-rank with. */
+  rowSource(): RowSource {
+    return this.disk ?? rowsInMemory(this._vectors, this.dim);
+  }
+
+  /** Closes the segment files a gallery opened with vectorsOnDisk reads from. */
+  close(): void {
+    this.disk?.close();
+  }
+
+  private refuseOnDisk(what: string): void {
+    if (this.disk) throw new VisidError('E_GALLERY', `${what} needs the descriptors in memory; this gallery was opened with them on disk (open it without --vectors-on-disk)`, { item: this.dir });
+  }
 
   get dim(): number {
     return this.manifest.dim;
@@ -140,6 +177,7 @@ export class Gallery {
     return this._items.length;
   }
   get vectors(): Float32Array {
+    this.refuseOnDisk('reading all descriptors as one array');
     return this._vectors;
   }
   get items(): readonly GalleryItem[] {
@@ -155,9 +193,9 @@ export class Gallery {
   }
 
   /**
-   * Chooses the gallery's index and builds it: HNSW<M>[,F16|,SQ8] is built from the rows now and rebuilt after
-   * every write; Flat removes it. The spec is committed in gallery.json after the index file is in place, so a
-   * crash leaves the old state or the new one.
+   * Chooses the gallery's index and builds it: HNSW<M>[,F16|,SQ8] or IVF<n>,PQ<m>[,RFlat] is built from the rows
+   * now and follows every write; Flat removes it. The spec is committed in gallery.json after the index file is in
+   * place, so a crash leaves the old state or the new one.
    */
   async setIndex(spec: IndexSpec, options: BuildOptions = {}): Promise<void> {
     await withLock(this.dir, async () => {
@@ -165,38 +203,30 @@ export class Gallery {
       const next: Manifest = { ...this.manifest, updatedAt: new Date().toISOString() };
       if (spec.kind === 'flat') delete next.index;
       else next.index = formatIndexSpec(spec);
-      if (spec.kind === 'hnsw') await this.buildIndex(spec, next.updatedAt, options);
+      await buildApproximateIndex(this.dir, spec, this.rowSource(), next.updatedAt, options);
       await this.commit(next);
-      if (spec.kind === 'flat') await HnswIndex.remove(this.dir);
+      if (spec.kind === 'flat') await removeApproximateIndex(this.dir);
     });
   }
 
   /** Opens the gallery's current approximate index; undefined for Flat. Stale or damaged: a VisidError. */
-  async openIndex(verify = false): Promise<HnswIndex | undefined> {
-    if (this.indexSpec.kind === 'flat') return undefined;
-    const index = await HnswIndex.open(this.dir, { galleryUpdatedAt: this.manifest.updatedAt, rows: this.count, dim: this.dim }, verify);
+  async openIndex(verify = false): Promise<ApproximateIndex | undefined> {
+    const spec = this.indexSpec;
+    if (spec.kind === 'flat') return undefined;
+    const index = await openApproximateIndex(this.dir, spec, { galleryUpdatedAt: this.manifest.updatedAt, rows: this.count, dim: this.dim }, verify);
     if (!index) throw new VisidError('E_GALLERY', `gallery.json names index ${this.manifest.index} but its files are missing: run visid reindex`, { item: this.dir });
     return index;
-  }
-
-  private async buildIndex(spec: Extract<IndexSpec, { kind: 'hnsw' }>, updatedAt: string, options: BuildOptions = {}): Promise<void> {
-    // Inner product on unit rows is cosine, the gallery's default metric.
-    const rows = isUnitLength(this._vectors, this.dim) ? this._vectors : l2NormalizeRows(Float32Array.from(this._vectors), this.dim);
-    await HnswIndex.build(this.dir, spec, rows, this.dim, updatedAt, options);
   }
 
   /**
    * After a write: the approximate index follows the new rows, written before the commit that makes it current
    * (a crash in between leaves an index for a commit that never happened: stale, so unused). An append extends
-   * the graph; a removal or compaction rebuilds it (rows are renumbered).
+   * it; a removal or compaction (rows renumbered) rebuilds it.
    */
-  private async indexFor(next: Manifest, vectors: () => Float32Array, appended = false): Promise<void> {
+  private async indexFor(next: Manifest, source: () => RowSource, appended = false): Promise<void> {
     const spec = parseIndexSpec(next.index ?? 'Flat');
-    if (spec.kind !== 'hnsw') return;
-    const all = vectors();
-    const rows = isUnitLength(all, this.dim) ? all : l2NormalizeRows(Float32Array.from(all), this.dim);
-    if (appended) await HnswIndex.extend(this.dir, spec, rows, this.dim, { galleryUpdatedAt: this.manifest.updatedAt, rows: this.count }, next.updatedAt);
-    else await HnswIndex.build(this.dir, spec, rows, this.dim, next.updatedAt);
+    if (spec.kind === 'flat') return;
+    await updateApproximateIndex(this.dir, spec, source(), appended ? { galleryUpdatedAt: this.manifest.updatedAt, rows: this.count } : undefined, next.updatedAt);
   }
 
   /** Creates an empty gallery in `dir` (which must not hold one already). */
@@ -233,7 +263,7 @@ export class Gallery {
   }
 
   /** Loads and validates a gallery: sizes, dimensions, checksums and ids are all checked. */
-  static async open(dir: string): Promise<Gallery> {
+  static async open(dir: string, options: OpenGalleryOptions = {}): Promise<Gallery> {
     const abs = path.resolve(dir);
     const manifestFile = path.join(abs, MANIFEST);
     let text: string;
@@ -254,8 +284,11 @@ export class Gallery {
     const items: GalleryItem[] = [];
     const rowSegments: string[] = [];
     const seen = new Set<string>();
+    const vectorBytes = manifest.segments.reduce((n, seg) => n + seg.count * dim * 4, 0);
+    const leaveOnDisk = options.vectorsOnDisk === 'auto' ? vectorBytes > AUTO_ON_DISK_FRACTION * os.totalmem() : Boolean(options.vectorsOnDisk);
+    const onDisk = leaveOnDisk ? new SegmentRows(dim) : undefined;
     for (const seg of manifest.segments) {
-      const { vectors, metas } = await readSegment(abs, seg, dim);
+      const { vectors, metas } = await readSegment(abs, seg, dim, onDisk ? { bodies: false, verify: options.verify } : undefined);
       const removed = new Set(manifest.removed[seg.name] ?? []);
       let keep: number[] | undefined;
       if (removed.size > 0) keep = [];
@@ -267,7 +300,8 @@ export class Gallery {
         rowSegments.push(seg.name);
         keep?.push(i);
       });
-      if (!keep) parts.push(vectors);
+      if (onDisk) onDisk.addSegment(segmentFile(abs, seg.name), HEADER_BYTES, seg.count, keep);
+      else if (!keep) parts.push(vectors);
       else {
         const kept = new Float32Array(keep.length * dim);
         keep.forEach((row, j) => kept.set(vectors.subarray(row * dim, (row + 1) * dim), j * dim));
@@ -277,7 +311,7 @@ export class Gallery {
     if (items.length !== manifest.count) {
       throw new VisidError('E_GALLERY', `manifest says ${manifest.count} items but segments hold ${items.length}`, { item: manifestFile });
     }
-    return new Gallery(abs, manifest, concat(parts, items.length * dim), items, rowSegments);
+    return new Gallery(abs, manifest, concat(parts, onDisk ? 0 : items.length * dim), items, rowSegments, onDisk);
   }
 
   /** Index of the row with this id, or -1. */
@@ -313,10 +347,12 @@ export class Gallery {
         nextSegment: this.manifest.nextSegment + 1,
         updatedAt: new Date().toISOString(),
       };
-      await this.indexFor(next, () => concat([this._vectors, vectors], this._vectors.length + vectors.length), true);
+      const appended = this.disk?.with(segmentFile(this.dir, name), HEADER_BYTES, items.length);
+      await this.indexFor(next, () => appended ?? rowsInMemory(concat([this._vectors, vectors], this._vectors.length + vectors.length), dim), true);
       await this.commit(next);
+      if (appended) this.disk = appended;
     });
-    this._vectors = concat([this._vectors, vectors], this._vectors.length + vectors.length);
+    if (!this.disk) this._vectors = concat([this._vectors, vectors], this._vectors.length + vectors.length);
     this._items = [...this._items, ...items.map((it) => ({ ...it }))];
     this.rowSegments = [...this.rowSegments, ...items.map(() => this.manifest.segments.at(-1)!.name)];
   }
@@ -331,17 +367,19 @@ export class Gallery {
     const drop = new Set(rows);
     const dim = this.dim;
     const keep = this._items.map((_, i) => i).filter((i) => !drop.has(i));
-    const vectors = new Float32Array(keep.length * dim);
-    keep.forEach((row, j) => vectors.set(this._vectors.subarray(row * dim, (row + 1) * dim), j * dim));
+    const kept = this.disk?.keep(keep);
+    const vectors = new Float32Array(kept ? 0 : keep.length * dim);
+    if (!kept) keep.forEach((row, j) => vectors.set(this._vectors.subarray(row * dim, (row + 1) * dim), j * dim));
     await withLock(this.dir, async () => {
       await this.refuseIfChangedOnDisk();
       const removed: Record<string, string[]> = {};
       for (const [k, v] of Object.entries(this.manifest.removed)) removed[k] = [...v];
       for (const row of drop) (removed[this.rowSegments[row]!] ??= []).push(this._items[row]!.id);
       const next = { ...this.manifest, removed, count: this.manifest.count - drop.size, updatedAt: new Date().toISOString() };
-      await this.indexFor(next, () => vectors);
+      await this.indexFor(next, () => kept ?? rowsInMemory(vectors, dim));
       await this.commit(next);
     });
+    if (kept) this.disk = kept;
     this._vectors = vectors;
     this._items = keep.map((i) => this._items[i]!);
     this.rowSegments = keep.map((i) => this.rowSegments[i]!);
@@ -357,6 +395,7 @@ export class Gallery {
    * segments or removed rows make up more than `maxRemovedFraction` of those stored. Returns whether it did.
    */
   async compactIfFragmented(maxSegments = 16, maxRemovedFraction = 0.25): Promise<boolean> {
+    if (this.disk) return false;
     const stored = this.manifest.segments.reduce((n, s) => n + s.count, 0);
     const removed = stored - this.count;
     if (this.manifest.segments.length <= maxSegments && removed <= maxRemovedFraction * stored) return false;
@@ -366,13 +405,14 @@ export class Gallery {
 
   /** Rewrites all live rows into one segment and deletes the old segment files. */
   async compact(): Promise<void> {
+    this.refuseOnDisk('compaction');
     await withLock(this.dir, async () => {
       await this.refuseIfChangedOnDisk();
       const old = this.manifest.segments.map((s) => s.name);
       const name = `seg-${String(this.manifest.nextSegment).padStart(6, '0')}`;
       const segments = this.count > 0 ? [await writeSegment(this.dir, name, this._vectors, this._items, this.dim, this.model.id)] : [];
       const next = { ...this.manifest, segments, removed: {}, nextSegment: this.manifest.nextSegment + 1, updatedAt: new Date().toISOString() };
-      await this.indexFor(next, () => this._vectors);
+      await this.indexFor(next, () => rowsInMemory(this._vectors, this.dim));
       await this.commit(next);
       for (const seg of old) {
         await fs.rm(path.join(this.dir, `${seg}.vec`), { force: true });
@@ -384,6 +424,7 @@ export class Gallery {
 
   /** Writes the descriptors as a (count × dim) float32 .npy file, and optionally the items as JSONL beside it. */
   async exportNpy(file: string, metaFile?: string): Promise<void> {
+    this.refuseOnDisk('export');
     await writeFileAtomic(file, encodeNpy(this._vectors, [this.count, this.dim]));
     if (metaFile) await writeFileAtomic(metaFile, this._items.map((it) => JSON.stringify(it)).join('\n') + (this.count ? '\n' : ''));
   }
@@ -452,21 +493,28 @@ async function writeSegment(dir: string, name: string, vectors: Float32Array, it
   };
 }
 
-async function readSegment(dir: string, seg: SegmentInfo, dim: number): Promise<{ vectors: Float32Array; metas: GalleryItem[] }> {
-  const vecFile = path.join(dir, `${seg.name}.vec`);
+const segmentFile = (dir: string, name: string) => path.join(dir, `${name}.vec`);
+
+/**
+ * Reads and checks one segment. Without `bodies` the descriptors stay on disk: the header and size are checked
+ * (and, with `verify`, the checksum, streamed), and `vectors` comes back empty.
+ */
+async function readSegment(dir: string, seg: SegmentInfo, dim: number, onDisk?: { bodies: false; verify?: boolean }): Promise<{ vectors: Float32Array; metas: GalleryItem[] }> {
+  const vecFile = segmentFile(dir, seg.name);
   const metaFile = path.join(dir, `${seg.name}.jsonl`);
-  const bytes = await fs.readFile(vecFile).catch(() => {
+  const expected = HEADER_BYTES + seg.count * dim * 4;
+  const bytes = onDisk ? await readHeaderOf(vecFile, expected) : await fs.readFile(vecFile).catch(() => {
     throw new VisidError('E_GALLERY', 'segment file is missing', { item: vecFile });
   });
-  const expected = HEADER_BYTES + seg.count * dim * 4;
-  if (bytes.length !== expected) throw new VisidError('E_GALLERY', `segment is ${bytes.length} bytes, expected ${expected} (truncated or corrupt)`, { item: vecFile });
+  if (!onDisk && bytes.length !== expected) throw new VisidError('E_GALLERY', `segment is ${bytes.length} bytes, expected ${expected} (truncated or corrupt)`, { item: vecFile });
   if (bytes.subarray(0, 8).toString('latin1') !== MAGIC) throw new VisidError('E_GALLERY', 'not a visid vectors file (bad magic)', { item: vecFile });
   const count = bytes.readUInt32LE(12);
   const fileDim = bytes.readUInt32LE(16);
   if (count !== seg.count || fileDim !== dim || bytes.readUInt32LE(20) !== DTYPE_FLOAT32) {
     throw new VisidError('E_GALLERY', `header says ${count}×${fileDim}, manifest says ${seg.count}×${dim}`, { item: vecFile });
   }
-  if (sha256(bytes) !== seg.vectorsSha256) throw new VisidError('E_GALLERY', 'checksum mismatch: descriptors are corrupt', { item: vecFile });
+  const digest = onDisk ? (onDisk.verify ? await fileSha256(vecFile) : seg.vectorsSha256) : sha256(bytes);
+  if (digest !== seg.vectorsSha256) throw new VisidError('E_GALLERY', 'checksum mismatch: descriptors are corrupt', { item: vecFile });
   const metaText = await fs.readFile(metaFile, 'utf8').catch(() => {
     throw new VisidError('E_GALLERY', 'segment metadata is missing', { item: metaFile });
   });
@@ -488,10 +536,27 @@ async function readSegment(dir: string, seg: SegmentInfo, dim: number): Promise<
       }
     });
   if (metas.length !== seg.count) throw new VisidError('E_GALLERY', `${metas.length} metadata rows for ${seg.count} descriptors`, { item: metaFile });
+  if (onDisk) return { vectors: new Float32Array(0), metas };
   // Copy out of the file buffer so the rows are 4-byte aligned.
   const vectors = new Float32Array(seg.count * dim);
   new Uint8Array(vectors.buffer).set(bytes.subarray(HEADER_BYTES));
   return { vectors, metas };
+}
+
+/** The header of a segment file, after checking its size is `expected` (the body is left on disk). */
+async function readHeaderOf(vecFile: string, expected: number): Promise<Buffer> {
+  const handle = await fs.open(vecFile, 'r').catch(() => {
+    throw new VisidError('E_GALLERY', 'segment file is missing', { item: vecFile });
+  });
+  try {
+    const size = (await handle.stat()).size;
+    if (size !== expected) throw new VisidError('E_GALLERY', `segment is ${size} bytes, expected ${expected} (truncated or corrupt)`, { item: vecFile });
+    const header = Buffer.alloc(HEADER_BYTES);
+    await handle.read(header, 0, HEADER_BYTES, 0);
+    return header;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Runs `fn` holding the gallery's lock file; a lock left by a dead process is taken over. */

@@ -1,5 +1,5 @@
 // visid's untrained reference network: fixed seeded random convolutions + GeM pooling (the baseline trained models are compared with).
-import { OnnxGraph } from './onnx-graph.js';
+import { OnnxGraph } from '../formats/onnx-graph.js';
 import { IMAGENET_MEAN, IMAGENET_STD, ModelCard } from './model-card.js';
 import { gaussian, mulberry32 } from '../util/random.js';
 

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
-import { OnnxGraph } from './onnx-graph.js';
+import { OnnxGraph } from '../formats/onnx-graph.js';
 import type { EmbeddingNet } from './networks.js';
 import { loadCard, type ModelCard } from './model-card.js';
 

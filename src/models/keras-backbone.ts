@@ -9,7 +9,7 @@
 import { tf } from '../tf/runtime.js';
 import { VisidError } from '../util/errors.js';
 import type { Layer, Param } from './layers.js';
-import { OnnxGraph } from './onnx-graph.js';
+import { OnnxGraph } from '../formats/onnx-graph.js';
 import { appendKerasLayers, layersUpTo, type KerasLayer, type KerasLayersModel } from './keras-layers-onnx.js';
 import type { TfWeight } from './tfjs-weights.js';
 

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
-import { OnnxGraph, type AttributeValue } from './onnx-graph.js';
+import { OnnxGraph, type AttributeValue } from '../formats/onnx-graph.js';
 import { floatWeight, onnxConvKernel, onnxDepthwiseKernel, readTfjsWeightGroups, type TfjsWeightGroup, type TfWeight } from './tfjs-weights.js';
 
 const require = createRequire(import.meta.url);

@@ -3,7 +3,7 @@
 // Models are built from these rather than tfjs-layers so that every trained part has one exact ONNX counterpart:
 // training runs NHWC in tfjs; the exported graph runs NCHW (the Embedder's layout) with transposed conv weights.
 import { tf } from '../tf/runtime.js';
-import { OnnxGraph } from './onnx-graph.js';
+import { OnnxGraph } from '../formats/onnx-graph.js';
 
 /** Named parameters: trainable ones go to the optimiser; the rest (BN running statistics) are state. */
 export interface Param {

@@ -6,7 +6,7 @@
 // TensorFlow's 'same' padding, which is ONNX's SAME_UPPER. Batch norms are folded into the depthwise weights.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { OnnxGraph } from './onnx-graph.js';
+import { OnnxGraph } from '../formats/onnx-graph.js';
 import { floatWeight, onnxConvKernel, readTfjsWeights, type TfWeight } from './tfjs-weights.js';
 import type { ModelCard } from './model-card.js';
 

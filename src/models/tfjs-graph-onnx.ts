@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
-import { OnnxGraph, type AttributeValue, type Dim } from './onnx-graph.js';
+import { OnnxGraph, type AttributeValue, type Dim } from '../formats/onnx-graph.js';
 import { onnxConvKernel, onnxDepthwiseKernel, readTfjsWeightGroups, type TfjsWeightGroup, type TfWeight } from './tfjs-weights.js';
 
 interface TfAttr {

@@ -2,7 +2,7 @@
 import ort from 'onnxruntime-node';
 import { VisidError } from '../util/errors.js';
 import { assertFiniteRows, l2NormalizeRows, rowSquaredNorms } from '../util/vectors.js';
-import { OnnxGraph } from '../models/onnx-graph.js';
+import { OnnxGraph } from '../formats/onnx-graph.js';
 import { emptyTopK, mergeTopK, TopK } from './topk.js';
 
 /** cosine: inner product of L2-normalised vectors. ip: raw inner product. l2: squared Euclidean distance. */

@@ -1,8 +1,9 @@
 // Searches a gallery with query descriptors: exact top-k hits with ids and labels, or top-k unique labels.
 import { VisidError } from '../util/errors.js';
 import type { Gallery } from '../index/gallery.js';
-import type { HnswIndex } from '../index/ann.js';
-import { ExactIndex, ExactSearchOptions, Metric } from './exact.js';
+import { IvfPqIndex, type ApproximateIndex } from '../index/ann.js';
+import { ExactIndex, ExactSearchOptions, Metric, type SearchResult } from './exact.js';
+import { emptyTopK, mergeTopK } from './topk.js';
 import { Hit, LabelHit, labelVoting, uniqueLabelRanking } from './labels.js';
 
 export interface GallerySearchOptions extends ExactSearchOptions {
@@ -11,6 +12,10 @@ export interface GallerySearchOptions extends ExactSearchOptions {
   exact?: boolean;
   /** HNSW search beam (default max(128, k)). */
   ef?: number;
+  /** IVF lists visited per query (default min(lists, 32)). */
+  nprobe?: number;
+  /** IVF …,RFlat: candidates re-ranked exactly per result (default 4). */
+  refineFactor?: number;
   /** For each query, an id that must not be returned (leave-one-out evaluation of a gallery on itself). */
   excludeIds?: (string | undefined)[];
 }
@@ -29,13 +34,13 @@ export class GallerySearcher {
     /** The exact index, built on first exact search: a gallery searched through its HNSW index never pays for it. */
     private readonly exactOptions: ExactSearchOptions,
     /** The gallery's approximate index, when it keeps a current one (cosine searches use it unless exact). */
-    readonly ann: HnswIndex | undefined,
+    readonly ann: ApproximateIndex | undefined,
     /** Why the approximate index is not used (stale, damaged), for the caller to show. */
     readonly annProblem: string | undefined,
   ) {}
 
   static async create(gallery: Gallery, options: ExactSearchOptions & { exact?: boolean } = {}): Promise<GallerySearcher> {
-    let ann: HnswIndex | undefined;
+    let ann: ApproximateIndex | undefined;
     let problem: string | undefined;
     if (!options.exact && (options.metric ?? 'cosine') === 'cosine') {
       try {
@@ -46,7 +51,7 @@ export class GallerySearcher {
       }
     }
     const searcher = new GallerySearcher(gallery, options, ann, problem);
-    if (!ann) await searcher.exact();
+    if (!ann && !gallery.vectorsOnDisk) await searcher.exact();
     return searcher;
   }
 
@@ -64,7 +69,7 @@ export class GallerySearcher {
     const exclude = options.excludeIds;
     const extra = exclude ? 1 : 0;
     const kk = Math.min(k + extra, Math.max(this.gallery.count, 1));
-    const res = this.ann && !options.exact ? { ...this.annSearch(queries, kk, options), metric: 'cosine' as Metric, distances: undefined } : await (await this.exact()).search(queries, kk);
+    const res = this.ann && !options.exact ? { ...(await this.annSearch(queries, kk, options)), metric: 'cosine' as Metric, distances: undefined } : await this.exactSearch(queries, kk);
     const items = this.gallery.items;
     const out: Hit[][] = [];
     for (let q = 0; q < nq; q++) {
@@ -90,32 +95,61 @@ export class GallerySearcher {
   }
 
   /**
+   * Exact top-k. A gallery whose descriptors stay on disk is streamed through in blocks (read, searched, merged),
+   * so memory stays bounded by one block whatever the gallery's size.
+   */
+  private async exactSearch(queries: Float32Array, k: number): Promise<SearchResult> {
+    if (!this.gallery.vectorsOnDisk) return (await this.exact()).search(queries, k);
+    const source = this.gallery.rowSource();
+    const dim = this.gallery.dim;
+    const nq = queries.length / dim;
+    const acc = emptyTopK(nq, k);
+    const block = Math.max(1, Math.floor((256 * 1024 * 1024) / (dim * 4)));
+    let l2: Float32Array | undefined;
+    for (let start = 0; start < source.rows; start += block) {
+      const n = Math.min(block, source.rows - start);
+      const index = await ExactIndex.create(source.read(start, n), dim, this.exactOptions);
+      const part = await index.search(queries, Math.min(k, n));
+      await index.close();
+      const kb = part.k;
+      const scores = part.metric === 'l2' ? part.distances!.map((d) => -d) : part.scores;
+      mergeTopK(acc, scores, part.indices, kb, start, 0, nq);
+      if (part.metric === 'l2') l2 = new Float32Array(0);
+    }
+    if (!l2) return { ...acc, metric: this.metric };
+    return { ...acc, metric: 'l2', distances: acc.scores.map((s) => -s) };
+  }
+
+  /**
    * HNSW candidates; with compressed storage (F16, SQ8) 4× as many are drawn and re-scored exactly from the float
    * rows in memory, which gives back the recall int8 distances lose and exact cosine scores.
    */
-  private annSearch(queries: Float32Array, k: number, options: GallerySearchOptions): { indices: Int32Array; scores: Float32Array } {
+  private async annSearch(queries: Float32Array, k: number, options: GallerySearchOptions): Promise<{ indices: Int32Array; scores: Float32Array }> {
     const ann = this.ann!;
+    if (ann instanceof IvfPqIndex) return ann.search(queries, k, { nprobe: options.nprobe, refineFactor: options.refineFactor, rows: this.gallery.rowSource() });
     const spec = ann.spec;
     if (spec.kind !== 'hnsw' || spec.storage === 'f32') return ann.search(queries, k, options.ef, options.threads);
     const dim = this.gallery.dim;
     const nq = queries.length / dim;
     const wide = Math.min(Math.max(4 * k, 40), this.gallery.count);
     const cand = ann.search(queries, wide, Math.max(options.ef ?? 128, wide), options.threads);
-    const rows = this.gallery.vectors;
     const out = { indices: new Int32Array(nq * k).fill(-1), scores: new Float32Array(nq * k).fill(-Infinity) };
     const scored: Array<[number, number]> = [];
+    const source = this.gallery.rowSource();
     for (let q = 0; q < nq; q++) {
       scored.length = 0;
+      let found = 0;
+      while (found < wide && cand.indices[q * wide + found]! >= 0) found++;
+      const rows = source.pick(cand.indices.subarray(q * wide, q * wide + found));
       const qo = q * dim;
       let qn = 0;
       for (let j = 0; j < dim; j++) qn += queries[qo + j]! * queries[qo + j]!;
       qn = Math.sqrt(qn) || 1;
-      for (let c = 0; c < wide; c++) {
+      for (let c = 0; c < found; c++) {
         const row = cand.indices[q * wide + c]!;
-        if (row < 0) break;
         let dot = 0;
         let rn = 0;
-        const ro = row * dim;
+        const ro = c * dim;
         for (let j = 0; j < dim; j++) {
           dot += queries[qo + j]! * rows[ro + j]!;
           rn += rows[ro + j]! * rows[ro + j]!;
@@ -168,5 +202,6 @@ export class GallerySearcher {
 
   async close(): Promise<void> {
     if (this.exactIndex) await (await this.exactIndex).close();
+    if (this.ann instanceof IvfPqIndex) await this.ann.close();
   }
 }

@@ -5,7 +5,7 @@
 // the input normalisation folded in, so every model takes raw RGB pixels 0…255 in NCHW. face-api's tfjs forward
 // stays as the test oracle (test/face-onnx.test.ts: equal to 1e-4).
 import path from 'node:path';
-import { OnnxGraph } from '../../models/onnx-graph.js';
+import { OnnxGraph } from '../../formats/onnx-graph.js';
 import type { ModelCard } from '../../models/model-card.js';
 import { appendMobileNetV1Body, faceApiModelDir, SSD_WEIGHTS_MANIFEST } from '../../models/mobilenet-v1.js';
 import { floatWeight, onnxConvKernel, onnxDepthwiseKernel, readTfjsWeights, type TfWeight } from '../../models/tfjs-weights.js';

@@ -4,7 +4,7 @@
 // is downloaded); `--recognizer <name>` chooses one.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { OnnxGraph } from '../../models/onnx-graph.js';
+import { OnnxGraph } from '../../formats/onnx-graph.js';
 import { builtModelPath, PACKAGE_MODELS_DIR } from '../../models/default-files.js';
 import { readTfjsGraphModel, tfjsGraphToOnnx } from '../../models/tfjs-graph-onnx.js';
 import { VisidError } from '../../util/errors.js';
