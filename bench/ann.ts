@@ -116,6 +116,7 @@ if (ivf) {
     await gallery.setIndex(parseIndexSpec(spec));
     const build = (performance.now() - t0) / 1000;
     const searcher = await GallerySearcher.create(gallery);
+    await searcher.search(queries, { k: 10, nprobe: nprobes[0], refineFactor }); // warm-up: scan threads, JIT
     for (const nprobe of nprobes) {
       const times: number[] = [];
       let hits: Awaited<ReturnType<GallerySearcher['search']>> = [];

@@ -160,21 +160,30 @@ test('IVF-PQ search = an independent top-k over centroid + decoded residual when
   }
   assert.equal(new Set(parts.ids).size, n, 'every row in exactly one list');
   const q = clustered(40, dim, 30, 11);
-  for (const threads of [1, 2]) {
-    const got = await reopened.search(q, 10, { nprobe: 16, threads });
+  for (const [threads, kernel] of [[1, true], [2, true], [1, false]] as const) {
+    const got = await reopened.search(q, 10, { nprobe: 16, threads, kernel });
     for (let i = 0; i < 40; i++) {
       const want = bruteTop(q, i * dim, recon, dim, 10);
       const have = Array.from(got.indices.subarray(i * 10, i * 10 + 10));
       // Float sums in another order may swap near-ties: compare scores, and require most ids.
-      assert.ok(have.filter((r) => want.includes(r)).length >= 9, `query ${i} (${threads} threads): ${have} vs ${want}`);
+      assert.ok(have.filter((r) => want.includes(r)).length >= 9, `query ${i} (${threads} threads, ${kernel ? 'wasm' : 'js'}): ${have} vs ${want}`);
       for (let j = 0; j < 10; j++) assert.ok(Math.abs(got.scores[i * 10 + j]! - dot(q, i * dim, recon, have[j]! * dim, dim)) < 1e-4);
     }
   }
-  // 64 queries or more go through the scan threads: the same answers as one thread.
+  // 64 queries or more go through the scan threads: the same answers as one thread, and the WebAssembly kernel
+  // the same as the JavaScript loop (same float32 tables; sums may differ in the last bit, so compare ids).
   const many = clustered(100, dim, 30, 12);
   const one = await reopened.search(many, 5, { nprobe: 4, threads: 1 });
   const two = await reopened.search(many, 5, { nprobe: 4, threads: 2 });
   assert.deepEqual(Array.from(two.indices), Array.from(one.indices));
+  const js = await reopened.search(many, 5, { nprobe: 4, threads: 2, kernel: false });
+  let same = 0;
+  for (let i = 0; i < 500; i++) if (js.indices[i] === one.indices[i]) same++;
+  assert.ok(same >= 495, `kernel and JS agree on ${same} / 500`);
+  // Concurrent searches share the kernel's scratch memory: they are queued, not interleaved.
+  const [c1, c2] = await Promise.all([reopened.search(many, 5, { nprobe: 4 }), reopened.search(q, 5, { nprobe: 4 })]);
+  assert.deepEqual(Array.from(c1.indices), Array.from(one.indices));
+  assert.deepEqual(Array.from(c2.indices), Array.from((await reopened.search(q, 5, { nprobe: 4 })).indices));
   // RFlat re-ranking every candidate of every list is exact search.
   const refined = await IvfPqIndex.build(dir, parseIndexSpec('IVF16,PQ8,RFlat') as IvfPqSpec, rowsInMemory(x, dim), 'commit-2', { seed: 5, kmeansIterations: 8 });
   const r = await refined.search(q, 10, { nprobe: 16, refineFactor: n / 10, rows: rowsInMemory(x, dim) });

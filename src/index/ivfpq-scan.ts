@@ -21,6 +21,9 @@ export interface ScanJob {
   outScores: Float32Array;
 }
 
+/** What a scan worker is sent: a JavaScript scan of part of a block, or one WebAssembly kernel call. */
+export type ScanMessage = { job: ScanJob; first: number; count: number; kernel?: undefined } | { kernel: import('./ivfpq-kernel.js').KernelCall };
+
 /** Scans queries [first, first + count) of the block. */
 export function scanQueries(job: ScanJob, first: number, count: number): void {
   const { m, codes, ids, listStart, nprobe, probes, dots, queries, codebooks, keep, outRows, outScores } = job;

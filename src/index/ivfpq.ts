@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { VisidError } from '../util/errors.js';
 import { WorkerPool } from '../util/worker-pool.js';
-import { scanQueries, type ScanJob } from './ivfpq-scan.js';
+import { scanQueries, type ScanJob, type ScanMessage } from './ivfpq-scan.js';
+import { KernelMemory, type KernelCall } from './ivfpq-kernel.js';
 import { CentroidSearch, kmeans, ProductQuantizer, sampleIndices, seededRandom } from './quantizers.js';
 import { formatIndexSpec, installIndexFile, readCurrentMeta, temporaryIndexFile, type AnnMeta, type BuildOptions, type IvfPqSpec, type RowSource } from './ann-files.js';
 
@@ -29,6 +30,8 @@ export interface IvfPqSearchOptions {
   nprobe?: number;
   /** Scan threads (default: all cores). */
   threads?: number;
+  /** The WebAssembly scan (default); false: the JavaScript one (same results; for tests and comparison). */
+  kernel?: boolean;
   /** With RFlat: candidates re-ranked exactly per result (default 4 → 4·k candidates). */
   refineFactor?: number;
   /** The float rows for RFlat re-ranking. */
@@ -164,8 +167,32 @@ export class IvfPqIndex {
     return new IvfPqIndex(current.file, current.meta, parts);
   }
 
+  /** Searches run one at a time: they share the kernel's scratch memory. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   /** The approximate top-k rows of each query with their scores (cosines: exact ones after an RFlat re-rank). */
-  async search(queries: Float32Array, k: number, options: IvfPqSearchOptions = {}): Promise<{ indices: Int32Array; scores: Float32Array }> {
+  search(queries: Float32Array, k: number, options: IvfPqSearchOptions = {}): Promise<{ indices: Int32Array; scores: Float32Array }> {
+    const run = this.queue.then(() => this.searchNow(queries, k, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private kernel?: KernelMemory | null;
+
+  /** The WebAssembly scan over the lists, which move into its shared memory on first use (null: JS scan). */
+  private kernelMemory(useKernel: boolean): KernelMemory | undefined {
+    if (!useKernel) return undefined;
+    if (this.kernel === undefined) {
+      const p = this.parts;
+      this.kernel = KernelMemory.create({ codes: p.codes, ids: p.ids, listStart: p.listStart, codebooks: p.pq.codebooks }) ?? null;
+      // One copy of the lists: the JavaScript side reads them where the kernel does.
+      if (this.kernel) Object.assign(this.parts, this.kernel.views(p));
+    }
+    return this.kernel ?? undefined;
+  }
+
+  private async searchNow(queries: Float32Array, k: number, options: IvfPqSearchOptions): Promise<{ indices: Int32Array; scores: Float32Array }> {
+    const kernel = this.kernelMemory(options.kernel ?? true);
     const { dim, lists, m, centroids, listStart, ids, codes, pq } = this.parts;
     const nq = queries.length / dim;
     const out = { indices: new Int32Array(nq * k).fill(-1), scores: new Float32Array(nq * k).fill(-Infinity) };
@@ -182,33 +209,62 @@ export class IvfPqIndex {
       const block = q.subarray(q0 * dim, (q0 + qn) * dim);
       // Probes with their q·centroid (the score of the list's centre): one GEMM per block; the scan makes the tables.
       const probes = await coarse.nearestWithDots(block, nprobe);
-      const job: ScanJob = { m, codes, ids, listStart, nprobe, probes: shared(probes.indices), dots: shared(probes.dots), queries: shared(block), codebooks: this.sharedCodebooks(), keep: kk, outRows: shared(new Int32Array(qn * kk)), outScores: shared(new Float32Array(qn * kk)) };
-      if (!pool) scanQueries(job, 0, qn);
-      else {
-        // The scan splits across worker threads by queries; the lists and tables are shared, not copied.
-        const per = Math.ceil(qn / pool.size);
-        const parts = [];
-        for (let first = 0; first < qn; first += per) parts.push(pool.run({ job, first, count: Math.min(per, qn - first) }, `IVF-PQ queries ${q0 + first}…`));
-        await Promise.all(parts);
+      let outRows: Int32Array;
+      let outScores: Float32Array;
+      const nParts = pool ? Math.min(pool.size, qn) : 1;
+      const per = Math.ceil(qn / nParts);
+      if (kernel) {
+        // Probes, queries and results in the kernel's shared memory; each part has its own table and heap.
+        const sizes: Record<string, number> = { probes: qn * nprobe * 4, dots: qn * nprobe * 4, queries: qn * dim * 4, outRows: qn * kk * 4, outScores: qn * kk * 4 };
+        for (let i = 0; i < nParts; i++) Object.assign(sizes, { [`lut${i}`]: m * 256 * 4, [`heapS${i}`]: kk * 4, [`heapR${i}`]: kk * 4 });
+        const at = kernel.scratch(sizes);
+        const buf = kernel.memory.buffer;
+        new Int32Array(buf, at['probes']!, qn * nprobe).set(probes.indices);
+        new Float32Array(buf, at['dots']!, qn * nprobe).set(probes.dots);
+        new Float32Array(buf, at['queries']!, qn * dim).set(block);
+        const o = kernel.offsets;
+        const calls: KernelCall[] = [];
+        for (let i = 0, first = 0; first < qn; i++, first += per) {
+          calls.push({ memory: kernel.memory, memoryId: kernel.id, args: [o.codes, o.ids, o.listStart, m, nprobe, at['probes']!, at['dots']!, at['queries']!, o.codebooks, dim, first, Math.min(per, qn - first), kk, at['outRows']!, at['outScores']!, at[`lut${i}`]!, at[`heapS${i}`]!, at[`heapR${i}`]!] });
+        }
+        if (!pool) kernel.scan(...calls[0]!.args);
+        else await Promise.all(calls.map((call) => pool.run({ kernel: call }, `IVF-PQ queries ${q0 + call.args[10]}…`)));
+        outRows = new Int32Array(buf, at['outRows']!, qn * kk);
+        outScores = new Float32Array(buf, at['outScores']!, qn * kk);
+      } else {
+        const job: ScanJob = { m, codes, ids, listStart, nprobe, probes: shared(probes.indices), dots: shared(probes.dots), queries: shared(block), codebooks: this.sharedCodebooks(), keep: kk, outRows: shared(new Int32Array(qn * kk)), outScores: shared(new Float32Array(qn * kk)) };
+        if (!pool) scanQueries(job, 0, qn);
+        else {
+          // The scan splits across worker threads by queries; the lists are shared, not copied.
+          const parts = [];
+          for (let first = 0; first < qn; first += per) parts.push(pool.run({ job, first, count: Math.min(per, qn - first) }, `IVF-PQ queries ${q0 + first}…`));
+          await Promise.all(parts);
+        }
+        outRows = job.outRows;
+        outScores = job.outScores;
       }
       for (let b = 0; b < qn; b++) {
         const qi = q0 + b;
-        const cand = job.outRows.subarray(b * kk, (b + 1) * kk);
+        // Best first, ties to the lower row (the kernel leaves its heap unordered).
+        const order = Array.from({ length: kk }, (_, j) => b * kk + j)
+          .filter((j) => outRows[j]! >= 0)
+          .sort((x, y) => outScores[y]! - outScores[x]! || outRows[x]! - outRows[y]!);
+        const cand = Int32Array.from(order, (j) => outRows[j]!);
         if (!refine) {
-          for (let j = 0; j < k; j++) {
+          for (let j = 0; j < Math.min(k, order.length); j++) {
             out.indices[qi * k + j] = cand[j]!;
-            out.scores[qi * k + j] = cand[j]! < 0 ? -Infinity : job.outScores[b * kk + j]!;
+            out.scores[qi * k + j] = outScores[order[j]!]!;
           }
           continue;
         }
         // Exact re-rank of the candidates from the float rows (read in row order: sequential on disk).
-        const order = Int32Array.from(cand.filter((r) => r >= 0)).sort();
-        const rows = unitRows(options.rows!.pick(order), dim);
+        const byRow = Int32Array.from(cand).sort();
+        const rows = unitRows(options.rows!.pick(byRow), dim);
         const exact: Array<[number, number]> = [];
-        for (let c = 0; c < order.length; c++) {
+        for (let c = 0; c < byRow.length; c++) {
           let dot = 0;
           for (let j = 0; j < dim; j++) dot += q[qi * dim + j]! * rows[c * dim + j]!;
-          exact.push([order[c]!, dot]);
+          exact.push([byRow[c]!, dot]);
         }
         exact.sort((x, y) => y[1] - x[1] || x[0] - y[0]);
         for (let j = 0; j < Math.min(k, exact.length); j++) {
@@ -226,10 +282,10 @@ export class IvfPqIndex {
     return this.codebooksShared;
   }
 
-  private pool?: WorkerPool<{ job: ScanJob; first: number; count: number }, { done: true }>;
+  private pool?: WorkerPool<ScanMessage, { done: true }>;
 
   /** Scan threads for a search of `nq` queries: none for a few queries (a thread hand-off costs more). */
-  private scanPool(nq: number, threads = os.availableParallelism()): WorkerPool<{ job: ScanJob; first: number; count: number }, { done: true }> | undefined {
+  private scanPool(nq: number, threads = os.availableParallelism()): WorkerPool<ScanMessage, { done: true }> | undefined {
     if (threads <= 1 || nq < 64) return undefined;
     if (!this.pool || this.pool.size !== threads) {
       void this.pool?.close();
