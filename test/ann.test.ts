@@ -173,6 +173,14 @@ test('kill -9 during reindex and during an append to an indexed gallery: it open
     const s = await GallerySearcher.create(opened);
     assert.equal((await s.search(vectors.subarray(5 * dim, 6 * dim), { k: 1 }))[0]![0]!.id, 'v5', `after a kill at ${ms} ms (${s.ann ? 'index' : s.annProblem ?? 'flat'})`);
   }
+  // The same for an IVF-PQ rebuild (training, coding, file, description, commit).
+  for (const ms of [400, 1100]) {
+    await killAfter(['reindex', g, '--index', 'IVF64,PQ16,RFlat', '--kmeans-iterations', '6', '-q'], ms);
+    const opened = await Gallery.open(g);
+    const s = await GallerySearcher.create(opened);
+    assert.equal((await s.search(vectors.subarray(9 * dim, 10 * dim), { k: 1, nprobe: 64, refineFactor: 50 }))[0]![0]!.id, 'v9', `after a kill at ${ms} ms (${s.ann ? s.ann.meta.spec : s.annProblem ?? 'flat'})`);
+    await s.close();
+  }
   await promisify(execFile)(process.execPath, [BIN, 'reindex', g, '--index', 'HNSW32', '-q']);
   // An append rewrites the index before its commit: killed anywhere, the gallery is the old or the new one.
   const extra = clustered(20_000, dim, 100, 7);

@@ -204,6 +204,7 @@ export class IvfPqIndex {
     this.coarse ??= CentroidSearch.create(centroids, dim);
     const coarse = await this.coarse;
     const pool = this.scanPool(nq, options.threads);
+    const cand = new Int32Array(kk);
     for (let q0 = 0; q0 < nq; q0 += QUERY_BLOCK) {
       const qn = Math.min(QUERY_BLOCK, nq - q0);
       const block = q.subarray(q0 * dim, (q0 + qn) * dim);
@@ -245,32 +246,23 @@ export class IvfPqIndex {
       }
       for (let b = 0; b < qn; b++) {
         const qi = q0 + b;
-        // Best first, ties to the lower row (the kernel leaves its heap unordered).
-        const order = Array.from({ length: kk }, (_, j) => b * kk + j)
-          .filter((j) => outRows[j]! >= 0)
-          .sort((x, y) => outScores[y]! - outScores[x]! || outRows[x]! - outRows[y]!);
-        const cand = Int32Array.from(order, (j) => outRows[j]!);
         if (!refine) {
+          // Best first, ties to the lower row (the kernel leaves its heap unordered).
+          const order = Array.from({ length: kk }, (_, j) => b * kk + j)
+            .filter((j) => outRows[j]! >= 0)
+            .sort((x, y) => outScores[y]! - outScores[x]! || outRows[x]! - outRows[y]!);
           for (let j = 0; j < Math.min(k, order.length); j++) {
-            out.indices[qi * k + j] = cand[j]!;
+            out.indices[qi * k + j] = outRows[order[j]!]!;
             out.scores[qi * k + j] = outScores[order[j]!]!;
           }
           continue;
         }
-        // Exact re-rank of the candidates from the float rows (read in row order: sequential on disk).
-        const byRow = Int32Array.from(cand).sort();
-        const rows = unitRows(options.rows!.pick(byRow), dim);
-        const exact: Array<[number, number]> = [];
-        for (let c = 0; c < byRow.length; c++) {
-          let dot = 0;
-          for (let j = 0; j < dim; j++) dot += q[qi * dim + j]! * rows[c * dim + j]!;
-          exact.push([byRow[c]!, dot]);
-        }
-        exact.sort((x, y) => y[1] - x[1] || x[0] - y[0]);
-        for (let j = 0; j < Math.min(k, exact.length); j++) {
-          out.indices[qi * k + j] = exact[j]![0];
-          out.scores[qi * k + j] = exact[j]![1];
-        }
+        // Exact re-rank of the candidates from the float rows, read in row order (sequential on disk).
+        let n = 0;
+        for (let j = 0; j < kk; j++) if (outRows[b * kk + j]! >= 0) cand[n++] = outRows[b * kk + j]!;
+        const byRow = cand.subarray(0, n).sort();
+        const rows = options.rows!.pick(byRow);
+        insertTop(out, qi, k, q, qi * dim, rows, byRow, dim);
       }
     }
     return out;
@@ -300,6 +292,36 @@ export class IvfPqIndex {
     if (this.coarse) await (await this.coarse).close();
     this.coarse = undefined;
     await this.parts.pq.close();
+  }
+}
+
+/**
+ * The exact top-k of candidate `rows` (their ids in `ids`) for query q (unit length): cosine = q·r / |r|, kept by
+ * insertion into the output slots (k is small), ties to the lower row.
+ */
+function insertTop(out: { indices: Int32Array; scores: Float32Array }, qi: number, k: number, q: Float32Array, qo: number, rows: Float32Array, ids: Int32Array, dim: number): void {
+  const base = qi * k;
+  let size = 0;
+  for (let c = 0; c < ids.length; c++) {
+    let d = 0;
+    let nn = 0;
+    const ro = c * dim;
+    for (let j = 0; j < dim; j++) {
+      const v = rows[ro + j]!;
+      d += q[qo + j]! * v;
+      nn += v * v;
+    }
+    const score = nn > 0 ? d / Math.sqrt(nn) : 0;
+    const row = ids[c]!;
+    if (size === k && score <= out.scores[base + k - 1]!) continue;
+    let at = size < k ? size++ : k - 1;
+    while (at > 0 && (out.scores[base + at - 1]! < score || (out.scores[base + at - 1]! === score && out.indices[base + at - 1]! > row))) {
+      out.scores[base + at] = out.scores[base + at - 1]!;
+      out.indices[base + at] = out.indices[base + at - 1]!;
+      at--;
+    }
+    out.scores[base + at] = score;
+    out.indices[base + at] = row;
   }
 }
 
