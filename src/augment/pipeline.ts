@@ -98,21 +98,34 @@ interface Step {
   p: number;
 }
 
+/** An op that can say which ops it ran (OneOf names the child it chose). */
+interface TracedOp extends AugmentOp {
+  applyTraced(image: RgbImage, random: Random, trace?: string[]): RgbImage;
+}
+
+function applyStep(op: AugmentOp, img: RgbImage, random: Random, trace?: string[]): RgbImage {
+  if (trace && 'applyTraced' in op) return (op as TracedOp).applyTraced(img, random, trace);
+  trace?.push(op.name);
+  return op.apply(img, random);
+}
+
 /** OneOf: applies exactly one of its ops, chosen with probability proportional to their p. */
 function oneOf(children: Step[], params: Record<string, unknown>): AugmentOp {
   const total = children.reduce((s, c) => s + c.p, 0);
-  return {
+  const op: TracedOp = {
     name: 'OneOf',
     params,
-    apply(img: RgbImage, random: Random) {
+    apply: (img: RgbImage, random: Random) => op.applyTraced(img, random),
+    applyTraced(img: RgbImage, random: Random, trace?: string[]) {
       let r = random() * total;
       for (const c of children) {
         r -= c.p;
-        if (r < 0) return c.op.apply(img, random);
+        if (r < 0) return applyStep(c.op, img, random, trace);
       }
-      return children.at(-1)!.op.apply(img, random);
+      return applyStep(children.at(-1)!.op, img, random, trace);
     },
   };
+  return op;
 }
 
 export class AugmentPipeline {
@@ -188,16 +201,16 @@ export class AugmentPipeline {
     }
   }
 
-  /** Applies every step (each with its probability) with `random`. */
-  apply(image: RgbImage, random: Random): RgbImage {
+  /** Applies every step (each with its probability) with `random`; `trace` collects the names of the ops run. */
+  apply(image: RgbImage, random: Random, trace?: string[]): RgbImage {
     let img = image;
-    for (const s of this.steps) if (s.p >= 1 || random() < s.p) img = s.op.apply(img, random);
+    for (const s of this.steps) if (s.p >= 1 || random() < s.p) img = applyStep(s.op, img, random, trace);
     return img;
   }
 
   /** Applies with a generator seeded from (seed, sample, epoch): the same triple gives the same output. */
-  applySeeded(image: RgbImage, seed: number, sample: number, epoch = 0): RgbImage {
-    return this.apply(image, mulberry32((Math.imul(seed, 0x9e3779b1) ^ Math.imul(sample + 1, 0x85ebca6b) ^ Math.imul(epoch + 1, 0xc2b2ae35)) >>> 0));
+  applySeeded(image: RgbImage, seed: number, sample: number, epoch = 0, trace?: string[]): RgbImage {
+    return this.apply(image, mulberry32((Math.imul(seed, 0x9e3779b1) ^ Math.imul(sample + 1, 0x85ebca6b) ^ Math.imul(epoch + 1, 0xc2b2ae35)) >>> 0), trace);
   }
 
   /** One line per step, for training logs. */

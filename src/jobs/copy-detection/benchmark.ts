@@ -23,6 +23,14 @@ export interface CopyBenchmarkOptions {
   tiles?: number;
   /** The copy edits (a pipeline spec); ImageOverlay/ImageUnderlay draw their other photos from the distractors. */
   pipeline: StepSpec[];
+  /**
+   * One photo per group (person) for references and distractors, so that no two references show the same person
+   * (LFW-style folders: photosDir/<person>/<photo>.jpg, one group per folder).
+   */
+  onePerGroup?: boolean;
+  /** Caps the background (training) photos (default: every photo left). */
+  background?: number;
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface CopyBenchmarkLayout {
@@ -31,6 +39,8 @@ export interface CopyBenchmarkLayout {
   background: string;
   train: string;
   truth: string;
+  /** queries.csv: query_id, source photo, reference_id (empty for a distractor), the edits applied (;-separated). */
+  queries_csv: string;
   counts: { references: number; copies: number; distractorQueries: number; background: number; train: number };
 }
 
@@ -59,18 +69,32 @@ export async function writeCopyBenchmark(photosDir: string, outDir: string, o: C
   const copies = o.copies ?? 2;
   const maxSide = o.maxSide ?? 512;
   const tiles = o.tiles ?? 3;
-  const names = (await fs.readdir(photosDir)).filter(isImageFile).sort();
+  // A flat folder of photos, or one folder per person (LFW): then the person is the group.
+  const entries = await fs.readdir(photosDir, { withFileTypes: true });
+  const names: string[] = entries.filter((e) => e.isFile() && isImageFile(e.name)).map((e) => e.name);
+  const folderOf = new Map<string, string>();
+  for (const d of entries.filter((e) => e.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const f of (await fs.readdir(path.join(photosDir, d.name))).filter(isImageFile).sort()) {
+      names.push(`${d.name}/${f}`);
+      folderOf.set(`${d.name}/${f}`, d.name);
+    }
+  }
+  names.sort();
   const groups = new Map<string, string[]>();
-  for (const n of names) (groups.get(groupOf(n)) ?? groups.set(groupOf(n), []).get(groupOf(n))!).push(n);
+  const keyOf = (n: string) => folderOf.get(n) ?? groupOf(n);
+  for (const n of names) (groups.get(keyOf(n)) ?? groups.set(keyOf(n), []).get(keyOf(n))!).push(n);
   const order = shuffle([...groups.keys()].sort(), mulberry32(seed));
   const take = (count: number): string[] => {
     const out: string[] = [];
-    while (out.length < count && order.length > 0) out.push(...groups.get(order.shift()!)!);
+    while (out.length < count && order.length > 0) {
+      const photos = groups.get(order.shift()!)!;
+      out.push(...(o.onePerGroup ? photos.slice(0, 1) : photos));
+    }
     return out;
   };
   const refNames = take(nRef);
   const disNames = take(nDis);
-  const bgNames = order.flatMap((g) => groups.get(g)!);
+  const bgNames = order.flatMap((g) => groups.get(g)!).slice(0, o.background ?? Infinity);
   if (refNames.length < nRef || disNames.length < 1 || bgNames.length < 2) {
     throw new VisidError('E_DATASET', `${names.length} photos are too few for ${nRef} references, ${nDis} distractors and a background set`, { item: photosDir });
   }
@@ -85,7 +109,8 @@ export async function writeCopyBenchmark(photosDir: string, outDir: string, o: C
   };
 
   // Distractor photos double as the "other images" of the overlay and underlay edits.
-  for (const n of disNames) await writeJpeg(await load(n), path.join(dirs.overlays!, n));
+  const flat = (n: string) => n.replace(/\//g, '__');
+  for (const n of disNames) await writeJpeg(await load(n), path.join(dirs.overlays!, flat(n)));
   const spec = o.pipeline.map((s) => (s.op === 'OneOf' ? { ...s, ops: (s.ops as StepSpec[]).map(withOverlayDir) } : withOverlayDir(s)));
   const pipeline = await AugmentPipeline.create(spec, outDir);
 
@@ -98,25 +123,31 @@ export async function writeCopyBenchmark(photosDir: string, outDir: string, o: C
   // Queries: copies of references and edited distractors, shuffled so their names say nothing.
   const sources = [...refNames.map((n, i) => ({ n, ref: refIds[i] })), ...disNames.map((n) => ({ n, ref: undefined as string | undefined }))];
   const queries = shuffle(sources.flatMap((s) => Array.from({ length: copies }, (_, c) => ({ ...s, c }))), mulberry32(seed + 1));
-  const truth: { query: string; reference: string }[] = [];
+  const truth: { query: string; reference: string; source: string; edits: string[] }[] = [];
+  const total = refIds.length + queries.length + bgNames.length;
   for (const [i, q] of queries.entries()) {
     const id = `Q${String(i).padStart(5, '0')}.jpg`;
-    await writeJpeg(pipeline.applySeeded(await load(q.n), seed, i), path.join(dirs.queries!, id), 90);
-    truth.push({ query: id, reference: q.ref ?? '' });
+    const edits: string[] = [];
+    await writeJpeg(pipeline.applySeeded(await load(q.n), seed, i, 0, edits), path.join(dirs.queries!, id), 90);
+    truth.push({ query: id, reference: q.ref ?? '', source: q.n, edits });
+    o.onProgress?.(refIds.length + i + 1, total);
   }
   await writeFileAtomic(path.join(outDir, 'truth.csv'), 'query_id,reference_id\n' + truth.map((t) => `${t.query},${t.reference}`).join('\n') + '\n');
+  // Every query's source photo and edit chain, so results can be broken down by edit.
+  await writeFileAtomic(path.join(outDir, 'queries.csv'), 'query_id,source,reference_id,edits\n' + truth.map((t) => `${t.query},${JSON.stringify(t.source)},${t.reference},${t.edits.join(';')}`).join('\n') + '\n');
 
   let nTiles = 0;
-  for (const n of bgNames) {
+  for (const [b, n] of bgNames.entries()) {
     const img = await load(n);
-    await writeJpeg(img, path.join(dirs.background!, n), 95);
+    o.onProgress?.(refIds.length + queries.length + b + 1, total);
+    await writeJpeg(img, path.join(dirs.background!, flat(n)), 95);
     const tw = Math.floor(img.width / tiles);
     const th = Math.floor(img.height / tiles);
     for (let ty = 0; ty < tiles; ty++) {
       for (let tx = 0; tx < tiles; tx++) {
         const tile = new Uint8Array(tw * th * 3);
         for (let y = 0; y < th; y++) tile.set(img.data.subarray(((ty * th + y) * img.width + tx * tw) * 3, ((ty * th + y) * img.width + tx * tw + tw) * 3), y * tw * 3);
-        await writeJpeg({ data: tile, width: tw, height: th }, path.join(dirs.train!, `${path.parse(n).name}_t${ty}${tx}.jpg`), 95);
+        await writeJpeg({ data: tile, width: tw, height: th }, path.join(dirs.train!, `${path.parse(flat(n)).name}_t${ty}${tx}.jpg`), 95);
         nTiles++;
       }
     }
@@ -127,6 +158,7 @@ export async function writeCopyBenchmark(photosDir: string, outDir: string, o: C
     background: dirs.background!,
     train: dirs.train!,
     truth: path.join(outDir, 'truth.csv'),
+    queries_csv: path.join(outDir, 'queries.csv'),
     counts: { references: refIds.length, copies: refNames.length * copies, distractorQueries: disNames.length * copies, background: bgNames.length, train: nTiles },
   };
 }

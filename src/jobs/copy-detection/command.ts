@@ -1,5 +1,6 @@
 // `visid copy-detect` (queries → scored reference matches, CSV) and `visid eval copy` (µAP and recall at precision 0.9 of a match file).
 import { Command, Option } from 'commander';
+import { formatEditTable, perEditScores, readQueryEdits } from './per-edit.js';
 import { copyDetect, ISC_SCALES } from './pipeline.js';
 import { matchesCsv, microAveragePrecision, readMatchesCsv, readTruthCsv, recallAtPrecision, thresholdAtPrecision } from '../../eval/copy-detection.js';
 import type { CopyScoring } from './match.js';
@@ -77,15 +78,18 @@ export function evalCopyCommand(): Command {
     .description('copy-detection metrics of a match file: micro-average precision and recall at precision 0.9 (ISC2021)')
     .requiredOption('--matches <matches.csv>', 'query_id,reference_id,score rows (visid copy-detect --out)')
     .requiredOption('--truth <truth.csv>', 'query_id,reference_id ground truth (an empty reference_id: a query without a copy)')
+    .option('--edits <queries.csv>', 'also break the scores down by edit (the queries.csv a copy benchmark writes)')
     .option('--json', 'print JSON')
-    .action(async (o: { matches: string; truth: string; json?: boolean }) => {
+    .action(async (o: { matches: string; truth: string; edits?: string; json?: boolean }) => {
       const matches = await readMatchesCsv(o.matches);
       const truth = await readTruthCsv(o.truth);
+      const perEdit = o.edits ? perEditScores(matches, truth, await readQueryEdits(o.edits)) : undefined;
       if (o.json) {
-        process.stdout.write(JSON.stringify({ microAP: microAveragePrecision(matches, truth), recallAtP90: recallAtPrecision(matches, truth, 0.9), thresholdAtP90: thresholdAtPrecision(matches, truth, 0.9) ?? null, predictions: matches.length, truthPairs: truth.filter((t) => t.reference).length }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ microAP: microAveragePrecision(matches, truth), recallAtP90: recallAtPrecision(matches, truth, 0.9), thresholdAtP90: thresholdAtPrecision(matches, truth, 0.9) ?? null, predictions: matches.length, truthPairs: truth.filter((t) => t.reference).length, perEdit }, null, 2) + '\n');
         return;
       }
       process.stdout.write(`${matches.length} predictions, ${truth.filter((t) => t.reference).length} true pairs\n`);
       printScores(matches, truth);
+      if (perEdit) process.stdout.write(formatEditTable(perEdit));
     });
 }

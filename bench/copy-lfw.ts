@@ -1,0 +1,70 @@
+// Benchmark: the DISC-like copy-detection set of issue 16 §1, built from the real LFW photos (seeded): one photo each
+// of `--references` distinct people as references, one photo each of `--distractors` other people as distractor
+// queries, the photos of the people left as the background/training part; the queries are edited copies made with
+// configs/augment/copy-benchmark.yaml (two to five edits at full strength, the chain recorded per query in
+// queries.csv). Scores pHash and the named models (off the shelf, multi-scale as copy-detect does) by µAP and
+// recall@P90, overall and per edit, so a user sees which edits still break a descriptor.
+// Usage: VISID_SHARED=../shared node dist/bench/copy-lfw.js [--references 5000] [--distractors 500]
+//        [--copies 1] [--background 2000] [--models photo] [--seed 1] [--max-side 250] [--reuse]
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import type { StepSpec } from '../src/augment/pipeline.js';
+import { loadDataset } from '../src/data/load.js';
+import { Embedder } from '../src/models/embedder.js';
+import { resolveModelName } from '../src/models/registry.js';
+import { indexDataset } from '../src/pipeline/index-dataset.js';
+import { copyDetect } from '../src/jobs/copy-detection/pipeline.js';
+import { writeCopyBenchmark, type CopyBenchmarkLayout } from '../src/jobs/copy-detection/benchmark.js';
+import { formatEditTable, perEditScores, readQueryEdits } from '../src/jobs/copy-detection/per-edit.js';
+import { microAveragePrecision, readTruthCsv, recallAtPrecision } from '../src/eval/copy-detection.js';
+import { createProgress } from '../src/util/progress.js';
+import { flags, helpAndExit } from './common.js';
+
+helpAndExit(import.meta.url);
+const args = flags(process.argv.slice(2));
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const shared = path.resolve(process.env['VISID_SHARED'] ?? path.join(root, '../shared'));
+const images = path.join(shared, 'data', 'lfw', 'images');
+const references = Number(args['references'] ?? 5000);
+const distractors = Number(args['distractors'] ?? 500);
+const copies = Number(args['copies'] ?? 1);
+const background = Number(args['background'] ?? 2000);
+const seed = Number(args['seed'] ?? 1);
+const maxSide = Number(args['max-side'] ?? 250);
+const models = (args['models'] ?? 'photo').split(',').filter(Boolean);
+const out = path.join(root, 'bench', 'out', `copy-lfw-${references}-${distractors}-${copies}-s${seed}`);
+
+const layoutFile = path.join(out, 'layout.json');
+let layout: CopyBenchmarkLayout;
+if (args['reuse'] && (await fs.stat(layoutFile).catch(() => undefined))) layout = JSON.parse(await fs.readFile(layoutFile, 'utf8')) as CopyBenchmarkLayout;
+else {
+  const pipeline = YAML.parse(await fs.readFile(path.join(root, 'configs/augment/copy-benchmark.yaml'), 'utf8')) as StepSpec[];
+  const t0 = performance.now();
+  const progress = createProgress({ label: 'writing the benchmark', total: references + (references + distractors) * copies + background, unit: 'images' });
+  let last = 0;
+  layout = await writeCopyBenchmark(images, path.join(out, 'data'), { pipeline, seed, references, distractors, copies, onePerGroup: true, background, maxSide, tiles: 1, onProgress: (d) => (progress.tick(d - last), (last = d)) });
+  progress.done();
+  await fs.writeFile(layoutFile, JSON.stringify(layout, null, 2));
+  console.log(`built in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+const truth = await readTruthCsv(layout.truth);
+const edits = await readQueryEdits(layout.queries_csv);
+console.log(`LFW copy benchmark (seed ${seed}): ${layout.counts.references} references (one photo each of distinct people), ${layout.counts.copies} edited copies + ${layout.counts.distractorQueries} edited distractor photos of other people as queries, ${layout.counts.background} background photos of the people left; edits: configs/augment/copy-benchmark.yaml`);
+
+const report = (name: string, matches: Awaited<ReturnType<typeof copyDetect>>['matches']) => {
+  console.log(`\n${name}: µAP ${microAveragePrecision(matches, truth).toFixed(4)}, recall@P90 ${recallAtPrecision(matches, truth, 0.9).toFixed(4)}`);
+  process.stdout.write(formatEditTable(perEditScores(matches, truth, edits)));
+};
+report('pHash (64-bit, Hamming)', (await copyDetect({ refs: layout.refs, queries: layout.queries, hash: 'phash', quiet: true })).matches);
+for (const name of models) {
+  const e = await Embedder.load(await resolveModelName(name));
+  const dir = path.join(out, `refs-${name}`);
+  await fs.rm(dir, { recursive: true, force: true });
+  await indexDataset(await loadDataset(layout.refs), e, dir);
+  await e.close();
+  report(`${name} (off the shelf, raw cosine)`, (await copyDetect({ refs: dir, queries: layout.queries, quiet: true })).matches);
+  report(`${name} (stretched against the background photos)`, (await copyDetect({ refs: dir, queries: layout.queries, background: layout.background, scoring: 'stretch', quiet: true })).matches);
+}
+process.exit(0);
