@@ -1,7 +1,7 @@
 // Benchmark: the DISC-like copy-detection set of issue 16 §1, built from the real LFW photos (seeded): one photo each
 // of `--references` distinct people as references, one photo each of `--distractors` other people as distractor
 // queries, the photos of the people left as the background/training part; the queries are edited copies made with
-// configs/augment/copy-benchmark.yaml (two to five edits at full strength, the chain recorded per query in
+// configs/augment/copy-benchmark.yaml (0–6 edits a copy, 3.2 on average, at full strength; the chain recorded per query in
 // queries.csv). Scores pHash and the named models (off the shelf, multi-scale as copy-detect does) by µAP and
 // recall@P90, overall and per edit, so a user sees which edits still break a descriptor.
 // Usage: VISID_SHARED=../shared node dist/bench/copy-lfw.js [--references 5000] [--distractors 500]
