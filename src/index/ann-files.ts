@@ -144,8 +144,8 @@ export interface RowSource {
   readonly dim: number;
   /** Rows [start, start + count), row-major. */
   read(start: number, count: number): Float32Array;
-  /** The rows numbered `rows` (any order), row-major in that order. */
-  pick(rows: ArrayLike<number>): Float32Array;
+  /** The rows numbered `rows` (any order), row-major in that order; into `into` from value `at` when given. */
+  pick(rows: ArrayLike<number>, into?: Float32Array, at?: number): Float32Array;
 }
 
 /** Rows held in one array. */
@@ -154,9 +154,9 @@ export function rowsInMemory(vectors: Float32Array, dim: number): RowSource {
     rows: vectors.length / dim,
     dim,
     read: (start, count) => vectors.subarray(start * dim, (start + count) * dim),
-    pick: (rows) => {
-      const out = new Float32Array(rows.length * dim);
-      for (let i = 0; i < rows.length; i++) out.set(vectors.subarray(rows[i]! * dim, (rows[i]! + 1) * dim), i * dim);
+    pick: (rows, into, at = 0) => {
+      const out = into ?? new Float32Array(rows.length * dim);
+      for (let i = 0; i < rows.length; i++) out.set(vectors.subarray(rows[i]! * dim, (rows[i]! + 1) * dim), at + i * dim);
       return out;
     },
   };

@@ -14,7 +14,7 @@ import { VisidError } from '../util/errors.js';
 import { WorkerPool } from '../util/worker-pool.js';
 import { scanQueries, type ScanJob, type ScanMessage } from './ivfpq-scan.js';
 import { KernelMemory, type KernelCall } from './ivfpq-kernel.js';
-import { CentroidSearch, kmeans, ProductQuantizer, sampleIndices, seededRandom } from './quantizers.js';
+import { CandidateScorer, CentroidSearch, kmeans, ProductQuantizer, sampleIndices, seededRandom } from './quantizers.js';
 import { formatIndexSpec, installIndexFile, readCurrentMeta, temporaryIndexFile, type AnnMeta, type BuildOptions, type IvfPqSpec, type RowSource } from './ann-files.js';
 
 export const IVFPQ_FILE = 'ann.ivfpq';
@@ -64,6 +64,8 @@ interface Parts {
 
 export class IvfPqIndex {
   private coarse?: Promise<CentroidSearch>;
+  private scorer?: Promise<CandidateScorer>;
+  private gatherBuffer?: Float32Array;
 
   private constructor(
     readonly file: string,
@@ -244,25 +246,36 @@ export class IvfPqIndex {
         outRows = job.outRows;
         outScores = job.outScores;
       }
+      if (refine) {
+        // Exact re-rank: every query's candidates read from the float rows (in row order: sequential on disk)
+        // into one [qn, kk, dim] block, scored by one batched GEMM, the top k kept.
+        const candRows = new Int32Array(qn * kk).fill(-1);
+        // Reused between searches (they are queued): a fresh 80 MB block per search costs its page faults.
+        if (!this.gatherBuffer || this.gatherBuffer.length < qn * kk * dim) this.gatherBuffer = new Float32Array(qn * kk * dim);
+        // Slots past a query's candidates keep old rows: their row is −1, so insertTop skips them.
+        const gathered = this.gatherBuffer.subarray(0, qn * kk * dim);
+        for (let b = 0; b < qn; b++) {
+          let n = 0;
+          for (let j = 0; j < kk; j++) if (outRows[b * kk + j]! >= 0) cand[n++] = outRows[b * kk + j]!;
+          const byRow = cand.subarray(0, n).sort();
+          options.rows!.pick(byRow, gathered, b * kk * dim);
+          candRows.set(byRow, b * kk);
+        }
+        this.scorer ??= CandidateScorer.create(options.threads);
+        const { dots, norms } = await (await this.scorer).score(block, gathered, qn, kk, dim);
+        for (let b = 0; b < qn; b++) insertTop(out, q0 + b, k, candRows, dots, norms, b * kk, kk);
+        continue;
+      }
       for (let b = 0; b < qn; b++) {
         const qi = q0 + b;
-        if (!refine) {
-          // Best first, ties to the lower row (the kernel leaves its heap unordered).
-          const order = Array.from({ length: kk }, (_, j) => b * kk + j)
-            .filter((j) => outRows[j]! >= 0)
-            .sort((x, y) => outScores[y]! - outScores[x]! || outRows[x]! - outRows[y]!);
-          for (let j = 0; j < Math.min(k, order.length); j++) {
-            out.indices[qi * k + j] = outRows[order[j]!]!;
-            out.scores[qi * k + j] = outScores[order[j]!]!;
-          }
-          continue;
+        // Best first, ties to the lower row (the kernel leaves its heap unordered).
+        const order = Array.from({ length: kk }, (_, j) => b * kk + j)
+          .filter((j) => outRows[j]! >= 0)
+          .sort((x, y) => outScores[y]! - outScores[x]! || outRows[x]! - outRows[y]!);
+        for (let j = 0; j < Math.min(k, order.length); j++) {
+          out.indices[qi * k + j] = outRows[order[j]!]!;
+          out.scores[qi * k + j] = outScores[order[j]!]!;
         }
-        // Exact re-rank of the candidates from the float rows, read in row order (sequential on disk).
-        let n = 0;
-        for (let j = 0; j < kk; j++) if (outRows[b * kk + j]! >= 0) cand[n++] = outRows[b * kk + j]!;
-        const byRow = cand.subarray(0, n).sort();
-        const rows = options.rows!.pick(byRow);
-        insertTop(out, qi, k, q, qi * dim, rows, byRow, dim);
       }
     }
     return out;
@@ -290,38 +303,35 @@ export class IvfPqIndex {
     await this.pool?.close();
     this.pool = undefined;
     if (this.coarse) await (await this.coarse).close();
+    if (this.scorer) await (await this.scorer).close();
     this.coarse = undefined;
+    this.scorer = undefined;
+    this.gatherBuffer = undefined;
     await this.parts.pq.close();
   }
 }
 
 /**
- * The exact top-k of candidate `rows` (their ids in `ids`) for query q (unit length): cosine = q·r / |r|, kept by
- * insertion into the output slots (k is small), ties to the lower row.
+ * The exact top-k of one query's candidates (rows[at … at + count), −1 for none) from their dot products and squared
+ * norms: cosine = q·r / |r| (q is unit length), kept by insertion into the output slots (k is small), ties to the
+ * lower row.
  */
-function insertTop(out: { indices: Int32Array; scores: Float32Array }, qi: number, k: number, q: Float32Array, qo: number, rows: Float32Array, ids: Int32Array, dim: number): void {
+function insertTop(out: { indices: Int32Array; scores: Float32Array }, qi: number, k: number, rows: Int32Array, dots: Float32Array, norms: Float32Array, at: number, count: number): void {
   const base = qi * k;
   let size = 0;
-  for (let c = 0; c < ids.length; c++) {
-    let d = 0;
-    let nn = 0;
-    const ro = c * dim;
-    for (let j = 0; j < dim; j++) {
-      const v = rows[ro + j]!;
-      d += q[qo + j]! * v;
-      nn += v * v;
-    }
-    const score = nn > 0 ? d / Math.sqrt(nn) : 0;
-    const row = ids[c]!;
+  for (let c = at; c < at + count; c++) {
+    const row = rows[c]!;
+    if (row < 0) continue;
+    const score = norms[c]! > 0 ? dots[c]! / Math.sqrt(norms[c]!) : 0;
     if (size === k && score <= out.scores[base + k - 1]!) continue;
-    let at = size < k ? size++ : k - 1;
-    while (at > 0 && (out.scores[base + at - 1]! < score || (out.scores[base + at - 1]! === score && out.indices[base + at - 1]! > row))) {
-      out.scores[base + at] = out.scores[base + at - 1]!;
-      out.indices[base + at] = out.indices[base + at - 1]!;
-      at--;
+    let i = size < k ? size++ : k - 1;
+    while (i > 0 && (out.scores[base + i - 1]! < score || (out.scores[base + i - 1]! === score && out.indices[base + i - 1]! > row))) {
+      out.scores[base + i] = out.scores[base + i - 1]!;
+      out.indices[base + i] = out.indices[base + i - 1]!;
+      i--;
     }
-    out.scores[base + at] = score;
-    out.indices[base + at] = row;
+    out.scores[base + i] = score;
+    out.indices[base + i] = row;
   }
 }
 

@@ -258,3 +258,36 @@ export class ProductQuantizer {
     this.session = undefined;
   }
 }
+
+function candidateKernel(): Uint8Array {
+  const g = new OnnxGraph('visid_candidate_scores');
+  const q = g.input('queries', ['n', 'd']);
+  const c = g.input('candidates', ['n', 'k', 'd']);
+  const column = g.node('Reshape', [q, g.int64([0, -1, 1])]); // [n, d, 1]
+  g.node('Reshape', [g.node('MatMul', [c, column]), g.int64([0, -1])], {}, ['dots']); // [n, k]
+  g.node('ReduceSumSquare', [c], { axes: [2], keepdims: 0 }, ['norms']); // [n, k]
+  g.output('dots', ['n', 'k']);
+  g.output('norms', ['n', 'k']);
+  return g.toBytes('visid candidate re-scoring kernel');
+}
+
+/**
+ * Exact cosines of each query with its own candidate rows, for a whole block of queries in one batched GEMM
+ * (the re-rank of IVF-PQ's RFlat): dots[i, j] = q_i · c_ij and norms[i, j] = |c_ij|².
+ */
+export class CandidateScorer {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  static async create(threads = 0): Promise<CandidateScorer> {
+    return new CandidateScorer(await ort.InferenceSession.create(candidateKernel(), sessionOptions(threads)));
+  }
+
+  async score(queries: Float32Array, candidates: Float32Array, n: number, k: number, dim: number): Promise<{ dots: Float32Array; norms: Float32Array }> {
+    const r = await this.session.run({ queries: new ort.Tensor('float32', queries, [n, dim]), candidates: new ort.Tensor('float32', candidates, [n, k, dim]) });
+    return { dots: r['dots']!.data as Float32Array, norms: r['norms']!.data as Float32Array };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

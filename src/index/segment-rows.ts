@@ -95,10 +95,10 @@ export class SegmentRows implements RowSource {
     return this.pick(Int32Array.from({ length: count }, (_, i) => start + i));
   }
 
-  pick(rows: ArrayLike<number>): Float32Array {
+  pick(rows: ArrayLike<number>, into?: Float32Array, at = 0): Float32Array {
     const dim = this.dim;
-    const out = new Float32Array(rows.length * dim);
-    const bytes = new Uint8Array(out.buffer);
+    const out = into ?? new Float32Array(rows.length * dim);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset + at * 4);
     const rowBytes = dim * 4;
     // Runs of rows stored next to each other in one file become one read.
     for (let i = 0; i < rows.length; ) {
