@@ -66,5 +66,6 @@ for (const name of models) {
   await e.close();
   report(`${name} (off the shelf, raw cosine)`, (await copyDetect({ refs: dir, queries: layout.queries, quiet: true })).matches);
   report(`${name} (stretched against the background photos)`, (await copyDetect({ refs: dir, queries: layout.queries, background: layout.background, scoring: 'stretch', quiet: true })).matches);
+  report(`${name} (centred on the background mean, then stretched)`, (await copyDetect({ refs: dir, queries: layout.queries, background: layout.background, scoring: 'stretch', center: true, quiet: true })).matches);
 }
 process.exit(0);
