@@ -11,7 +11,6 @@ import { encodeNpy, readNpy } from '../formats/npy.js';
 import { validateGalleryItem, type GalleryItem } from './items.js';
 import { buildApproximateIndex, openApproximateIndex, removeApproximateIndex, updateApproximateIndex, parseIndexSpec, formatIndexSpec, rowsInMemory, type ApproximateIndex, type IndexSpec, type BuildOptions, type RowSource } from './ann.js';
 import { SegmentRows } from './segment-rows.js';
-import { isUnitLength, l2NormalizeRows } from '../util/vectors.js';
 
 export type { GalleryItem } from './items.js';
 

@@ -116,10 +116,11 @@ export class IvfPqIndex {
     const file = path.join(dir, IVFPQ_FILE);
     const old = await readParts(file).catch(() => undefined);
     if (!old || old.lists !== spec.lists || old.m !== spec.m || old.dim !== source.dim) return IvfPqIndex.build(dir, spec, source, galleryUpdatedAt, options);
-    const current = before ? await IvfPqIndex.open(dir, { ...before, dim: source.dim }).catch(() => undefined) : undefined;
+    // The file just read is current for the commit before an append when ann.json says so (no second read of it).
+    const current = before && old.ids.length === before.rows ? await readCurrentMeta(dir, { ...before, dim: source.dim }, () => IVFPQ_FILE).catch(() => undefined) : undefined;
     const coarse = await CentroidSearch.create(old.centroids, source.dim, options.threads);
     let parts: Parts;
-    if (current && before) {
+    if (current?.spec.kind === 'ivfpq' && before) {
       const coded = await encodeRows(source, before.rows, source.rows, coarse, old.pq, options);
       parts = mergeLists(old, coded.assign, coded.codes, before.rows);
     } else {
