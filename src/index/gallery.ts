@@ -11,6 +11,7 @@ import { encodeNpy, readNpy } from '../formats/npy.js';
 import { validateGalleryItem, type GalleryItem } from './items.js';
 import { buildApproximateIndex, openApproximateIndex, removeApproximateIndex, updateApproximateIndex, parseIndexSpec, formatIndexSpec, rowsInMemory, type ApproximateIndex, type IndexSpec, type BuildOptions, type RowSource } from './ann.js';
 import { SegmentRows } from './segment-rows.js';
+import { acquireGalleryLock, isAlive } from './gallery-lock.js';
 
 export type { GalleryItem } from './items.js';
 
@@ -51,7 +52,6 @@ interface Manifest {
 
 const MANIFEST = 'gallery.json';
 const SEGMENT_NAME = /^seg-\d{6,}$/;
-const LOCK = 'gallery.lock';
 const MAGIC = 'VISIDVEC';
 const HEADER_BYTES = 64;
 const DTYPE_FLOAT32 = 1;
@@ -558,31 +558,14 @@ async function readHeaderOf(vecFile: string, expected: number): Promise<Buffer> 
   }
 }
 
-/** Runs `fn` holding the gallery's lock file; a lock left by a dead process is taken over. */
+/** Runs `fn` holding the gallery's lock file (see gallery-lock.ts). */
 async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const lock = path.join(dir, LOCK);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const h = await fs.open(lock, 'wx');
-      await h.writeFile(String(process.pid));
-      await h.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
-        throw new VisidError('E_LOCKED', `gallery is locked by another writer (${lock})`, { item: dir, cause: err });
-      }
-      const pid = Number(await fs.readFile(lock, 'utf8').catch(() => 'NaN'));
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-        throw new VisidError('E_LOCKED', `gallery is being written by process ${pid}`, { item: dir });
-      }
-      await fs.rm(lock, { force: true });
-    }
-  }
-  await removeStaleTemporaries(dir);
+  const release = await acquireGalleryLock(dir);
   try {
+    await removeStaleTemporaries(dir);
     return await fn();
   } finally {
-    await fs.rm(lock, { force: true });
+    await release();
   }
 }
 
@@ -597,11 +580,3 @@ async function removeStaleTemporaries(dir: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
