@@ -54,7 +54,10 @@ export interface PretrainedSpec {
   freezeBn: boolean;
   /** The frozen trunk's last layer when the trunk runs in onnxruntime during training (see KerasBackbone `from`). */
   from?: string;
-  head: 'linear' | 'fc-bn';
+  /** projector: seed 004's FC-BN-LeakyReLU-FC to `projectorDim`, then a reduction to the descriptor (copy detection). */
+  head: 'linear' | 'fc-bn' | 'projector';
+  hiddenDim?: number;
+  projectorDim?: number;
   embeddingDim: number;
   gemP?: number;
   seed?: number;
@@ -154,20 +157,24 @@ export function buildHead(spec: HeadSpec): EmbeddingNet {
     if (spec.prelu) layers.push(new PRelu('prelu', spec.embeddingDim));
     if (spec.dropout) layers.push(new Dropout(spec.dropout, seed + 3));
   } else if (spec.kind === 'projector') {
-    const hidden = spec.hiddenDim ?? 4096;
-    const proj = spec.projectorDim ?? 8192;
-    layers.push(
-      new Dense('proj_fc1', inF, hidden, seed),
-      new BatchNorm('proj_bn', hidden),
-      new LeakyRelu(0.01),
-      new Dense('proj_fc2', hidden, proj, seed + 1),
-    );
-    taps.projection = layers.length - 1;
-    layers.push(new Dense('reduction', proj, spec.embeddingDim, seed + 2, false));
+    taps.projection = pushProjector(layers, inF, spec, seed);
   } else {
     throw new Error(`unknown head kind '${(spec as HeadSpec).kind}' (linear, fc-bn, projector)`);
   }
   return net(spec, layers, sampleShape, taps);
+}
+
+/**
+ * Seed 004 §3.2's projector: FC-BN-LeakyReLU-FC to `projectorDim` (8192 in the seed), then a learnable reduction
+ * matrix (no bias) to the descriptor. Returns the index of the projection's layer (the soft-CE teacher's input).
+ */
+function pushProjector(layers: Layer[], inF: number, spec: { hiddenDim?: number; projectorDim?: number; embeddingDim: number }, seed: number): number {
+  const hidden = spec.hiddenDim ?? 4096;
+  const proj = spec.projectorDim ?? 8192;
+  layers.push(new Dense('proj_fc1', inF, hidden, seed), new BatchNorm('proj_bn', hidden), new LeakyRelu(0.01), new Dense('proj_fc2', hidden, proj, seed + 1));
+  const at = layers.length - 1;
+  layers.push(new Dense('reduction', proj, spec.embeddingDim, seed + 2, false));
+  return at;
 }
 
 export function buildPretrained(spec: PretrainedSpec): EmbeddingNet {
@@ -177,6 +184,10 @@ export function buildPretrained(spec: PretrainedSpec): EmbeddingNet {
   const channels = body.channelsOf();
   const layers: Layer[] = [body, new GeM('gem', spec.gemP ?? 3)];
   const features = layers.length - 1;
+  if (spec.head === 'projector') {
+    const projection = pushProjector(layers, channels, spec, seed + 7);
+    return net(spec, layers, spec.input, { features, projection });
+  }
   layers.push(new Dense('fc', channels, spec.embeddingDim, seed + 7));
   if (spec.head === 'fc-bn') layers.push(new BatchNorm('fc_bn', spec.embeddingDim));
   return net(spec, layers, spec.input, { features });

@@ -42,7 +42,10 @@ export interface PretrainedModelConfig {
   freezeBn?: boolean;
   /** The backbone's learning rate as a multiple of the head's (default 0.1). */
   backboneLr?: number;
-  head?: 'linear' | 'fc-bn';
+  /** projector: seed 004's projector + reduction (copy detection; `hiddenDim`, `projectorDim`). */
+  head?: 'linear' | 'fc-bn' | 'projector';
+  hiddenDim?: number;
+  projectorDim?: number;
   /** Training and export input size (default: the backbone's). */
   inputSize?: [number, number];
   /** Where a frozen trunk runs during training: onnxruntime (default, faster) or tfjs. */
@@ -58,8 +61,9 @@ export interface TrainConfig {
   val?: string;
   valFraction?: number;
   /**
-   * Every image is its own class (copy detection, seed 004 §3.2): labels are ignored, an image's feature views are
-   * its samples, and validation holds out `valFraction` of the images with all their views. Heads only.
+   * Every image is its own class (copy detection, seed 004 §3.2): labels are ignored, an image's views are its
+   * samples, and validation holds out `valFraction` of the images. Heads train on cached feature views; a pretrained
+   * backbone is fine-tuned on views made on the fly by `augment.pipeline` (the pk sampler's k views per image).
    */
   instances?: boolean;
   /** Use at most this many training images per class (quick runs). */
@@ -135,7 +139,9 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
     if (modelRaw.trainable !== undefined && !(typeof modelRaw.trainable === 'string' && /^(all|none|last-[1-9]\d*-blocks?)$/.test(modelRaw.trainable))) fail('model.trainable', `must be all, none or last-<n>-blocks, got ${JSON.stringify(modelRaw.trainable)}`, source);
     if (modelRaw.freezeBn !== undefined && typeof modelRaw.freezeBn !== 'boolean') fail('model.freezeBn', 'must be true or false', source);
     if (modelRaw.backboneLr !== undefined) positive(modelRaw.backboneLr, 'model.backboneLr', source);
-    if (modelRaw.head !== undefined && modelRaw.head !== 'linear' && modelRaw.head !== 'fc-bn') fail('model.head', 'must be linear or fc-bn', source);
+    if (modelRaw.head !== undefined && modelRaw.head !== 'linear' && modelRaw.head !== 'fc-bn' && modelRaw.head !== 'projector') fail('model.head', 'must be linear, fc-bn or projector', source);
+    if (modelRaw.hiddenDim !== undefined) positiveInt(modelRaw.hiddenDim, 'model.hiddenDim', source);
+    if (modelRaw.projectorDim !== undefined) positiveInt(modelRaw.projectorDim, 'model.projectorDim', source);
     if (modelRaw.trunk !== undefined && modelRaw.trunk !== 'onnx' && modelRaw.trunk !== 'tfjs') fail('model.trunk', 'must be onnx or tfjs', source);
     if (modelRaw.inputSize !== undefined && !(Array.isArray(modelRaw.inputSize) && modelRaw.inputSize.length === 2 && modelRaw.inputSize.every((v) => Number.isInteger(v) && v >= 32))) fail('model.inputSize', 'must be [height, width] of at least 32', source);
   }
@@ -172,8 +178,13 @@ export function validateConfig(raw: Record<string, unknown>, source: string, bas
   if (raw.valFraction !== undefined && !(typeof raw.valFraction === 'number' && raw.valFraction > 0 && raw.valFraction < 1)) fail('valFraction', 'must be between 0 and 1', source);
   if (raw.instances !== undefined && typeof raw.instances !== 'boolean') fail('instances', 'must be true or false', source);
   if (raw.instances === true) {
-    if (modelRaw.type !== 'head') fail('instances', 'instance training (every image its own class) learns a head on feature views: set model.type to head', source);
-    if (!(((modelRaw.views as number | undefined) ?? 1) >= 2)) fail('model.views', 'instance training needs at least 2 views per image (an image and its augmented copies)', source);
+    if (modelRaw.type !== 'head' && modelRaw.type !== 'pretrained') fail('instances', 'instance training (every image its own class) trains a head on feature views or fine-tunes a pretrained backbone: set model.type to head or pretrained', source);
+    if (modelRaw.type === 'head' && !(((modelRaw.views as number | undefined) ?? 1) >= 2)) fail('model.views', 'instance training needs at least 2 views per image (an image and its augmented copies)', source);
+    if (modelRaw.type === 'pretrained') {
+      // Fine-tuning makes its views on the fly: each image appears k times a batch, each time freshly augmented.
+      if (sampler.kind !== 'pk' || sampler.k < 2) fail('sampler', 'instance fine-tuning needs a pk sampler with k ≥ 2 (p images × k augmented views a batch)', source);
+      if (augment.pipeline === undefined) fail('augment.pipeline', 'instance fine-tuning needs an augmentation pipeline: the views of an image must differ', source);
+    }
     if (raw.val !== undefined) fail('val', 'instance training validates on held-out images of `data` (use valFraction)', source);
   }
   if (raw.backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(raw.backend as string)) fail('backend', 'must be wasm, cpu or tensorflow', source);

@@ -160,6 +160,7 @@ export async function prepareImageData(config: TrainConfig, pipeline: AugmentPip
   const model = (pretrained
     ? { type: 'resnet', channels: 3, inputSize: pretrained.inputSize ?? (await loadPretrainedBackbone(pretrained.backbone, pretrained.until)).inputSize }
     : config.model) as Extract<TrainConfig['model'], { type: 'resnet' }>;
+  if (config.instances) return instanceImageData(config, model.inputSize ?? [224, 224], pipeline, quiet);
   let all: ImageArraySet;
   let val: ImageArraySet | undefined;
   if (await isIdxFolder(config.data)) {
@@ -359,4 +360,44 @@ async function instanceFeatureData(config: TrainConfig, ds: Dataset, backboneByt
   const valIds = Array.from({ length: nVal * views }, (_, r) => `${ids[trainIds.length + Math.floor(r / views)]}#view${r % views}`);
   const val = featureTrainingSet({ vectors: valVectors, views: 1, shape: feats.shape }, valLabels, trainIds, valIds);
   return { train, val, preprocessing: await backbonePreprocessing(model.backbone), backboneBytes };
+}
+
+/**
+ * Instance fine-tuning (copy detection, seed 004 §3.2): every photo of `data` is its own class; the pk sampler puts
+ * each chosen photo k times in a batch and the pipeline augments every occurrence afresh, so the k samples are k
+ * different copies of it. The last `valFraction` of the photos (by id) are held out: validation holds each of them
+ * and one seeded copy made by the same pipeline, and asks each to find the other (leave-one-out Recall@1).
+ */
+async function instanceImageData(config: TrainConfig, size: [number, number], pipeline: AugmentPipeline | undefined, quiet: boolean): Promise<PreparedData> {
+  if (!pipeline) throw new VisidError('E_INPUT', 'instance fine-tuning needs augment.pipeline (the copies it learns to match)', { item: config.data });
+  const ds = await loadDataset(config.data, { root: config.dataRoot });
+  const items = [...ds.items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((it) => ({ ...it, label: it.id }));
+  const nVal = Math.max(2, Math.round(items.length * (config.valFraction ?? 0.1)));
+  if (items.length - nVal < 2) throw new VisidError('E_DATASET', `instance training needs at least ${nVal + 2} images (${nVal} held out for validation), found ${items.length}`, { item: config.data });
+  const p = createProgress({ label: 'decoding training images', total: items.length, unit: 'img', quiet });
+  const all = await imageArrayFromDataset({ ...ds, items }, size, 3, { onProgress: (n) => p.tick(n) });
+  p.done();
+  const nTrain = all.ids.length - nVal;
+  const trainIds = all.ids.slice(0, nTrain);
+  const train: ImageArraySet = { ...subsetImages(all, Array.from({ length: nTrain }, (_, i) => i)), labels: Int32Array.from(trainIds, (_, i) => i), classNames: trainIds };
+  const held = subsetImages(all, Array.from({ length: nVal }, (_, i) => nTrain + i));
+  const per = held.height * held.width * 3;
+  const valImages = new Uint8Array(2 * nVal * per);
+  for (let i = 0; i < nVal; i++) {
+    const src = held.images.subarray(i * per, (i + 1) * per);
+    valImages.set(src, 2 * i * per);
+    valImages.set(augmentWithPipeline(pipeline, src, held, config.seed * 7_919 + i), (2 * i + 1) * per);
+  }
+  const val: ImageArraySet = {
+    ...held,
+    images: valImages,
+    labels: Int32Array.from({ length: 2 * nVal }, (_, r) => nTrain + Math.floor(r / 2)),
+    ids: Array.from({ length: 2 * nVal }, (_, r) => `${held.ids[Math.floor(r / 2)]}${r % 2 ? '#copy' : ''}`),
+  };
+  const stats = { mean: 0, std: 1 };
+  return {
+    train: imageTrainingSet(train, stats, config.augment, pipeline),
+    val: imageTrainingSet(val, stats, { flip: false, shift: 0 }),
+    preprocessing: { inputSize: [train.height, train.width], mean: [0, 0, 0], std: [1, 1, 1] },
+  };
 }

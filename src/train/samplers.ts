@@ -40,14 +40,18 @@ export class RandomSampler implements Sampler {
  */
 export class PKSampler implements Sampler {
   private readonly classes: Map<number, number[]>;
-  constructor(private readonly labels: Int32Array, private readonly p: number, private readonly k: number, private readonly seed: number) {
+  /**
+   * `viewsOfOne`: classes of one image each (instance training), whose k samples are k augmented views of it: an
+   * epoch then shows every image once (N / P batches), not N / (P·K).
+   */
+  constructor(private readonly labels: Int32Array, private readonly p: number, private readonly k: number, private readonly seed: number, private readonly viewsOfOne = false) {
     this.classes = byClass(labels);
     if (this.classes.size < 2) throw new Error('PK sampling needs at least two classes');
   }
   epoch(epoch: number): number[][] {
     const rnd = mulberry32(this.seed * 7919 + epoch);
     const p = Math.min(this.p, this.classes.size);
-    const batches = Math.max(1, Math.floor(this.labels.length / (p * this.k)));
+    const batches = Math.max(1, Math.floor(this.labels.length / (p * (this.viewsOfOne ? 1 : this.k))));
     const ids = [...this.classes.keys()];
     const out: number[][] = [];
     let classOrder: number[] = [];
@@ -83,8 +87,8 @@ export class ClassBalancedSampler implements Sampler {
   }
 }
 
-export function createSampler(spec: SamplerSpec, labels: Int32Array, batchSize: number, seed: number): Sampler {
-  if (spec.kind === 'pk') return new PKSampler(labels, spec.p, spec.k, seed);
+export function createSampler(spec: SamplerSpec, labels: Int32Array, batchSize: number, seed: number, viewsOfOne = false): Sampler {
+  if (spec.kind === 'pk') return new PKSampler(labels, spec.p, spec.k, seed, viewsOfOne);
   if (spec.kind === 'class-balanced') return new ClassBalancedSampler(labels, batchSize, seed);
   return new RandomSampler(labels.length, batchSize, seed);
 }

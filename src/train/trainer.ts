@@ -63,7 +63,7 @@ export function netSpecOf(config: TrainConfig, sampleShape: number[]): NetSpec {
   }
   if (m.type === 'pretrained') {
     const [h, w] = sampleShape as [number, number, number];
-    return { type: 'pretrained', backbone: m.backbone, until: m.until ?? '', input: [h, w, 3], trainable: m.trainable ?? 'last-2-blocks', freezeBn: m.freezeBn ?? true, head: m.head ?? 'fc-bn', embeddingDim: config.embeddingDim, seed: config.seed };
+    return { type: 'pretrained', backbone: m.backbone, until: m.until ?? '', input: [h, w, 3], trainable: m.trainable ?? 'last-2-blocks', freezeBn: m.freezeBn ?? true, head: m.head ?? 'fc-bn', ...(m.head === 'projector' ? { hiddenDim: m.hiddenDim, projectorDim: m.projectorDim } : {}), embeddingDim: config.embeddingDim, seed: config.seed };
   }
   const input = sampleShape.length === 1 ? sampleShape[0]! : ([sampleShape[2]!, sampleShape[0]!, sampleShape[1]!] as [number, number, number]);
   return { type: 'head', input, kind: m.kind ?? 'fc-bn', embeddingDim: config.embeddingDim, prelu: m.prelu, dropout: m.dropout, hiddenDim: m.hiddenDim, projectorDim: m.projectorDim, seed: config.seed };
@@ -209,14 +209,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
   const net = buildNet(spec);
   const numClasses = data.train.classNames.length;
-  const projectionDim = spec.type === 'head' && spec.kind === 'projector' ? (spec.projectorDim ?? 8192) : undefined;
+  const projectionDim = (spec.type === 'head' && spec.kind === 'projector') || (spec.type === 'pretrained' && spec.head === 'projector') ? (spec.projectorDim ?? 8192) : undefined;
   const loss = createLoss(config.loss, numClasses, config.embeddingDim, config.seed, { projectionDim });
   // A fine-tuned backbone learns at backboneLr × the head's rate (its own Adam/SGD state, so the ratio holds for Adam).
   const backboneParams = spec.type === 'pretrained' ? net.body.layers[0]!.params() : [];
   const backboneLr = (config.model as { backboneLr?: number }).backboneLr ?? 0.1;
   const optimizer = createOptimizer(config.optimizer, config.lr, backboneParams.length ? [{ vars: new Set(backboneParams.map((p) => p.variable.name)), lrScale: backboneLr }] : []);
   const vars = [...net.trainable(), ...loss.variables()];
-  const sampler = createSampler(config.sampler, data.train.labels, config.batchSize, config.seed);
+  const sampler = createSampler(config.sampler, data.train.labels, config.batchSize, config.seed, config.instances === true && config.model.type === 'pretrained');
   const logFile = path.join(config.out, 'log.jsonl');
 
   // Epochs done so far: training continues with epoch done + 1 (records and checkpoints are 1-based).
