@@ -89,6 +89,58 @@ test('fine-tuning photo-small (last 2 blocks): the exported ONNX equals the trai
   await s.release();
 });
 
+test('instance fine-tuning (copy descriptor): every photo its own class, projector head; ONNX equals the tfjs forward', async (t) => {
+  await initTf('wasm');
+  const dir = tempDir(t);
+  const data = path.join(dir, 'flat');
+  await fs.mkdir(data, { recursive: true });
+  // Ten different photos in one folder (no labels: instance training ignores them).
+  const rnd = mulberry32(3);
+  for (let i = 0; i < 10; i++) {
+    const px = new Uint8Array(72 * 72 * 3);
+    for (let p = 0; p < 72 * 72; p++) for (let k = 0; k < 3; k++) px[3 * p + k] = Math.max(0, Math.min(255, ((p % 72) * (i + 1) * (k + 1)) % 256 + (rnd() - 0.5) * 40));
+    await sharp(Buffer.from(px), { raw: { width: 72, height: 72, channels: 3 } }).jpeg().toFile(path.join(data, `p${i}.jpg`));
+  }
+  const pipeline = path.join(dir, 'views.yaml');
+  await fs.writeFile(pipeline, '- { op: RandomResizedCrop, p: 1, height: 64, width: 64, scale: [0.3, 1.0] }\n- { op: JpegQuality, p: 0.5, quality: [10, 30] }\n');
+  const out = path.join(dir, 'run');
+  const config = validateConfig(
+    { data, out, instances: true, model: { type: 'pretrained', backbone: 'photo-small', trainable: 'last-1-blocks', head: 'projector', hiddenDim: 16, projectorDim: 32, inputSize: [64, 64] }, embeddingDim: 8, loss: 'copy-detection', sampler: { kind: 'pk', p: 4, k: 2 }, batchSize: 8, epochs: 1, lr: 0.01, valFraction: 0.2, augment: { pipeline }, seed: 2 },
+    'test',
+  );
+  const epochs: Array<Record<string, number>> = [];
+  const r = await train(config, { quiet: true, onEpoch: (e) => epochs.push(e as unknown as Record<string, number>) });
+  // 8 training photos, 4 a batch: an epoch shows each photo once, k = 2 views each (pk over N / P batches).
+  assert.equal(epochs.length, 1);
+  assert.ok(Number.isFinite(epochs[0]!['loss']));
+  const card = JSON.parse(await fs.readFile(path.join(out, 'model.json'), 'utf8'));
+  assert.deepEqual([card.net.head, card.net.hiddenDim, card.net.projectorDim, card.outputDim], ['projector', 16, 32, 8]);
+  const net = buildNet(await loadedNetSpec(card.net));
+  const { readCheckpoint } = await import('../src/train/checkpoint.js');
+  const ckpt = await readCheckpoint(path.join(out, 'checkpoints', 'epoch-0001.ckpt'));
+  // The classifiers over the 8 training photos (loss.0 on the 32-d projection, loss.1 on the descriptor).
+  assert.deepEqual([ckpt.tensors.get('loss.0')!.shape, ckpt.tensors.get('loss.1')!.shape], [[32, 8], [8, 8]]);
+  for (const p of net.params()) p.variable.assign(tf.tensor(ckpt.tensors.get(p.name)!.values, p.variable.shape));
+  const x = Float32Array.from({ length: 2 * 64 * 64 * 3 }, () => rnd());
+  const ref = net.apply(tf.tensor4d(x, [2, 64, 64, 3]), false).dataSync();
+  const nchw = new Float32Array(x.length);
+  for (let n = 0; n < 2; n++) for (let y = 0; y < 64; y++) for (let w = 0; w < 64; w++) for (let c = 0; c < 3; c++) nchw[((n * 3 + c) * 64 + y) * 64 + w] = x[((n * 64 + y) * 64 + w) * 3 + c]!;
+  const s = await ort.InferenceSession.create(r.modelPath);
+  const got = (await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', nchw, [2, 3, 64, 64]) }))[s.outputNames[0]!]!.data as Float32Array;
+  assertClose(Array.from(got), Array.from(ref), 1e-4, 'ONNX = tfjs');
+  await s.release();
+});
+
+test('instance fine-tuning config errors name the field', () => {
+  const base = { data: 'd', out: 'o', instances: true, augment: { pipeline: 'p.yaml' } };
+  assert.throws(() => validateConfig({ ...base, model: { type: 'resnet' } }, 'c.yaml'), /'instances': .*set model.type to head or pretrained/);
+  assert.throws(() => validateConfig({ ...base, model: { type: 'pretrained' }, sampler: { kind: 'random' } }, 'c.yaml'), /'sampler': instance fine-tuning needs a pk sampler with k ≥ 2/);
+  assert.throws(() => validateConfig({ data: 'd', out: 'o', instances: true, model: { type: 'pretrained' }, sampler: { kind: 'pk', p: 4, k: 2 } }, 'c.yaml'), /'augment.pipeline': instance fine-tuning needs an augmentation pipeline/);
+  assert.throws(() => validateConfig({ ...base, model: { type: 'pretrained', head: 'projector', projectorDim: 0 } }, 'c.yaml'), /'model.projectorDim'/);
+  const ok = validateConfig({ ...base, model: { type: 'pretrained', head: 'projector' }, sampler: { kind: 'pk', p: 4, k: 2 } }, 'c.yaml');
+  assert.equal(ok.instances, true);
+});
+
 test('parameter groups: the backbone group moves at lrScale × the rate, with its own state', async () => {
   await initTf('wasm');
   const a = tf.variable(tf.scalar(1));
@@ -135,7 +187,7 @@ test('fine-tuning config errors name the field', () => {
   const base = { data: 'd', out: 'o' };
   assert.throws(() => validateConfig({ ...base, model: { type: 'pretrained', trainable: 'most' } }, 'c.yaml'), /'model.trainable': must be all, none or last-<n>-blocks/);
   assert.throws(() => validateConfig({ ...base, model: { type: 'pretrained', backboneLr: -1 } }, 'c.yaml'), /'model.backboneLr': must be a positive number/);
-  assert.throws(() => validateConfig({ ...base, model: { type: 'pretrained', head: 'mlp' } }, 'c.yaml'), /'model.head': must be linear or fc-bn/);
+  assert.throws(() => validateConfig({ ...base, model: { type: 'pretrained', head: 'mlp' } }, 'c.yaml'), /'model.head': must be linear, fc-bn or projector/);
   assert.throws(() => validateConfig({ ...base, workers: 0 }, 'c.yaml'), /'workers': must be a positive integer/);
   const ok = validateConfig({ ...base, model: { type: 'pretrained' } }, 'c.yaml');
   assert.deepEqual(ok.model, { type: 'pretrained', trainable: 'last-2-blocks', freezeBn: true, backboneLr: 0.1, head: 'fc-bn', backbone: 'photo' });
