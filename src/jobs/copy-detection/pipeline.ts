@@ -11,6 +11,7 @@ import { matchCopies, type CopyScoring, type DescriptorSet } from './match.js';
 import { matchHashes } from './hash-match.js';
 import { perceptualHash, type HashKind } from '../../models/perceptual-hash.js';
 import { embedConfigOfGallery, embedderForGallery } from '../../pipeline/gallery-embedder.js';
+import { verifyMatches, type LocalVerifyOptions } from './verify.js';
 
 /** Seed 004 §5's test scales, 200/256/320/400 px for a model trained at 256 px, as factors of the model's input. */
 export const ISC_SCALES = [200 / 256, 1, 320 / 256, 400 / 256];
@@ -33,6 +34,8 @@ export interface CopyDetectOptions {
   fusion?: FusionMode;
   /** The classical baseline instead of descriptors. */
   hash?: HashKind;
+  /** Local verification (ORB + RANSAC) of each query's top `verify.topK` matches, which gain a bonus by inliers. */
+  verify?: LocalVerifyOptions;
   model?: string;
   root?: string;
   threads?: number;
@@ -46,6 +49,9 @@ export interface CopyDetectResult {
   /** Seconds spent matching (descriptors or hashes already computed), and embedding/hashing queries. */
   matchSeconds: number;
   embedSeconds: number;
+  /** Seconds spent verifying, and the pairs verified (with `verify`). */
+  verifySeconds?: number;
+  verifiedPairs?: number;
 }
 
 /** Descriptors of a gallery, or of a folder embedded with the reference gallery's model. */
@@ -107,7 +113,8 @@ export async function copyDetect(o: CopyDetectOptions): Promise<CopyDetectResult
     const queries = await hashes(await imageList(o.queries, o.root), o.hash, `${o.hash} queries`, o.quiet);
     const t1 = performance.now();
     const matches = matchHashes(queries, refs, k);
-    return { matches, queries: queries.ids.length, references: refs.ids.length, embedSeconds: (t1 - t0) / 1000, matchSeconds: (performance.now() - t1) / 1000 };
+    const base = { queries: queries.ids.length, references: refs.ids.length, embedSeconds: (t1 - t0) / 1000, matchSeconds: (performance.now() - t1) / 1000 };
+    return { ...base, ...(await verified(matches, o)) };
   }
   if (!(await Gallery.exists(o.refs))) throw new VisidError('E_INPUT', 'references must be a gallery made by `visid index` (or use --hash on an image folder)', { item: o.refs });
   const refs = await Gallery.open(o.refs);
@@ -116,5 +123,20 @@ export async function copyDetect(o: CopyDetectOptions): Promise<CopyDetectResult
   const background = o.background ? await descriptors(o.background, refs, o, 'background') : undefined;
   const t1 = performance.now();
   const matches = await matchCopies(queries, { ids: refs.items.map((it) => it.id), vectors: refs.vectors }, refs.dim, { k, scoring: o.scoring, background, n: o.n, alpha: o.alpha, center: o.center, threads: o.threads });
-  return { matches, queries: queries.ids.length, references: refs.count, embedSeconds: (t1 - t0) / 1000, matchSeconds: (performance.now() - t1) / 1000 };
+  const base = { queries: queries.ids.length, references: refs.count, embedSeconds: (t1 - t0) / 1000, matchSeconds: (performance.now() - t1) / 1000 };
+  return { ...base, ...(await verified(matches, o)) };
+}
+
+/** The matches after local verification when asked for (the images come from the references' and queries' paths). */
+async function verified(matches: CopyMatch[], o: CopyDetectOptions): Promise<{ matches: CopyMatch[]; verifySeconds?: number; verifiedPairs?: number }> {
+  if (!o.verify) return { matches };
+  const pathsOf = async (source: string) => new Map((await imageList(source, o.root)).map((it) => [it.id, it.path]));
+  const [refPaths, queryPaths] = await Promise.all([pathsOf(o.refs), pathsOf(o.queries)]);
+  const lookup = (paths: Map<string, string>, what: string) => (id: string) => {
+    const p = paths.get(id);
+    if (!p) throw new VisidError('E_INPUT', `no image for ${what} id to verify`, { item: id });
+    return p;
+  };
+  const v = await verifyMatches(matches, lookup(queryPaths, 'query'), lookup(refPaths, 'reference'), { quiet: o.quiet, ...o.verify });
+  return { matches: v.matches, verifySeconds: v.seconds, verifiedPairs: v.verifiedPairs };
 }

@@ -1,0 +1,85 @@
+// Local verification (issue 16 §3): ORB + RANSAC finds many inliers between a photo and an edited copy of it
+// (rotated, cropped, mirrored, re-encoded) and next to none against a different photo; the re-ranking stage lifts the
+// true reference above a distractor; loading OpenCV leaves the process's error handlers as they were.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import sharp from 'sharp';
+import { loadOpenCv, orbFeatures, verifiedMatches } from '../src/search/geometric-verification.js';
+import { verificationBonus, verifyMatches } from '../src/jobs/copy-detection/verify.js';
+import { mulberry32 } from '../src/util/random.js';
+import { tempDir } from './helpers.js';
+
+/** A 240×200 picture of random overlapping rectangles (corners everywhere: what ORB finds). */
+async function texture(file: string, seed: number): Promise<string> {
+  const rnd = mulberry32(seed);
+  const w = 240;
+  const h = 200;
+  const px = new Uint8Array(w * h * 3).fill(128);
+  for (let r = 0; r < 60; r++) {
+    const x0 = Math.floor(rnd() * w);
+    const y0 = Math.floor(rnd() * h);
+    const x1 = Math.min(w, x0 + 8 + Math.floor(rnd() * 50));
+    const y1 = Math.min(h, y0 + 8 + Math.floor(rnd() * 50));
+    const c = [rnd() * 255, rnd() * 255, rnd() * 255];
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) for (let k = 0; k < 3; k++) px[(y * w + x) * 3 + k] = c[k]!;
+  }
+  await sharp(Buffer.from(px), { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+  return file;
+}
+
+async function greyFeatures(file: string) {
+  const { data, info } = await sharp(file).greyscale().extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  return orbFeatures(new Uint8Array(data), info.width, info.height, 500);
+}
+
+test('ORB + RANSAC: an edited copy keeps many inliers, another photo almost none; OpenCV leaves the error handlers alone', async (t) => {
+  const listeners = [process.listeners('uncaughtException').length, process.listeners('unhandledRejection').length];
+  await loadOpenCv();
+  assert.deepEqual([process.listeners('uncaughtException').length, process.listeners('unhandledRejection').length], listeners);
+  const dir = tempDir(t);
+  const original = await texture(path.join(dir, 'a.png'), 1);
+  const other = await texture(path.join(dir, 'b.png'), 2);
+  // The copy: rotated 15°, cropped to its middle, re-encoded as a poor JPEG.
+  const copy = path.join(dir, 'copy.jpg');
+  await sharp(await sharp(original).rotate(15, { background: '#000' }).toBuffer()).extract({ left: 30, top: 30, width: 200, height: 160 }).jpeg({ quality: 40 }).toFile(copy);
+  const [fa, fb, fc] = await Promise.all([greyFeatures(original), greyFeatures(other), greyFeatures(copy)]);
+  assert.ok(fa.count > 100 && fa.descriptors.length === fa.count * 32 && fa.points.length === 2 * fa.count);
+  const same = await verifiedMatches(fc, fa);
+  const different = await verifiedMatches(fc, fb);
+  assert.ok(same >= 30, `copy ↔ original: ${same} inliers`);
+  assert.ok(different < 12, `copy ↔ another photo: ${different} inliers`);
+  assert.equal(await verifiedMatches({ ...fa, count: 3, points: fa.points.slice(0, 6), descriptors: fa.descriptors.slice(0, 96) }, fa), 0, 'too few keypoints: 0');
+  await assert.rejects(orbFeatures(new Uint8Array(10), 4, 4), /grey image of 10 bytes is not 4 × 4/);
+});
+
+test('verification bonus: nothing below the minimum, linear up to the full weight at saturation', () => {
+  assert.equal(verificationBonus(11), 0);
+  assert.equal(verificationBonus(12), 12 / 60);
+  assert.equal(verificationBonus(30, { weight: 2 }), 1);
+  assert.equal(verificationBonus(600), 1);
+  assert.equal(verificationBonus(5, { minInliers: 4, saturation: 10 }), 0.5);
+});
+
+test('verifyMatches lifts the true reference (a mirrored, cropped copy) above a distractor that scored higher', async (t) => {
+  const dir = tempDir(t);
+  const refs = { a: await texture(path.join(dir, 'ra.png'), 3), b: await texture(path.join(dir, 'rb.png'), 4) };
+  const query = path.join(dir, 'q.jpg');
+  await sharp(refs.a).flop().extract({ left: 20, top: 10, width: 180, height: 170 }).jpeg({ quality: 60 }).toFile(query);
+  const matches = [
+    { query: 'q', reference: 'b', score: 0.9 },
+    { query: 'q', reference: 'a', score: 0.5 },
+    { query: 'q', reference: 'c', score: 0.1 },
+  ];
+  const paths: Record<string, string> = { ...refs, c: refs.b };
+  const v = await verifyMatches(matches, () => query, (id) => paths[id]!, { topK: 2, quiet: true });
+  assert.equal(v.verifiedPairs, 2);
+  const byRef = Object.fromEntries(v.matches.map((m) => [m.reference, m.score]));
+  assert.ok(byRef['a']! > byRef['b']!, `true reference ${byRef['a']} above the distractor ${byRef['b']}`);
+  assert.equal(byRef['b'], 0.9, 'the distractor gains nothing');
+  assert.equal(byRef['c'], 0.1, 'beyond the top k: untouched');
+  // Without the mirrored query, the mirrored copy is not verified.
+  const plain = await verifyMatches(matches, () => query, (id) => paths[id]!, { topK: 2, mirror: false, quiet: true });
+  assert.equal(plain.matches.find((m) => m.reference === 'a')!.score, 0.5);
+  await assert.rejects(verifyMatches(matches, () => path.join(dir, 'missing.jpg'), (id) => paths[id]!, { quiet: true }), /does not exist/);
+});
