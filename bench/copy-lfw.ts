@@ -6,7 +6,7 @@
 // recall@P90, overall and per edit, so a user sees which edits still break a descriptor.
 // Usage: VISID_SHARED=../shared node dist/bench/copy-lfw.js [--references 5000] [--distractors 500]
 //        [--copies 1] [--background 2000] [--models photo,copy,<file.onnx>] [--multi-scale] [--seed 1] [--max-side 250]
-//        [--reuse]   (--reuse keeps the benchmark and the galleries already embedded)
+//        [--verify <k>] [--keypoint-candidates <n>] [--reuse]   (--reuse keeps the benchmark and the galleries already embedded)
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +59,17 @@ const report = (name: string, matches: Awaited<ReturnType<typeof copyDetect>>['m
   console.log(`\n${name}: µAP ${microAveragePrecision(matches, truth).toFixed(4)}, recall@P90 ${recallAtPrecision(matches, truth, 0.9).toFixed(4)}`);
   process.stdout.write(formatEditTable(perEditScores(matches, truth, edits)));
 };
-report('pHash (64-bit, Hamming)', (await copyDetect({ refs: layout.refs, queries: layout.queries, hash: 'phash', quiet: true })).matches);
+// --verify k: also each query's top k re-scored by local verification (ORB + RANSAC), timed.
+const verifyK = args['verify'] ? Number(args['verify']) : 0;
+// --keypoint-candidates n: the verification also checks the n references the query's ORB keypoints vote for.
+const keypointK = args['keypoint-candidates'] ? Number(args['keypoint-candidates']) : undefined;
+const withVerify = async (name: string, o: Parameters<typeof copyDetect>[0]) => {
+  report(name, (await copyDetect(o)).matches);
+  if (!verifyK) return;
+  const r = await copyDetect({ ...o, verify: { topK: verifyK, keypointCandidates: keypointK, quiet: true } });
+  report(`${name} + local verification of the top ${verifyK}${keypointK ? ` and of the ${keypointK} references most keypoints vote for` : ''} (${r.verifiedPairs} pairs in ${r.verifySeconds!.toFixed(0)} s)`, r.matches);
+};
+await withVerify('pHash (64-bit, Hamming)', { refs: layout.refs, queries: layout.queries, hash: 'phash', quiet: true });
 // Each model embeds the references, the queries and the background once (galleries under bench/out), at one scale
 // and, with --multi-scale, at seed 004 §5's four (fused by averaging); then every scoring reads those galleries.
 const scaleSets: Array<{ tag: string; scales: number[] }> = [{ tag: '1 scale', scales: [1] }, ...(args['multi-scale'] ? [{ tag: 'multi-scale (ISC 200–400 px)', scales: ISC_SCALES }] : [])];
@@ -80,10 +90,10 @@ for (const name of models) {
     }
     await e.close();
     const base = { refs: galleries['refs']!, queries: galleries['queries']!, quiet: true };
-    report(`${name}, ${tag} (raw cosine)`, (await copyDetect(base)).matches);
+    await withVerify(`${name}, ${tag} (raw cosine)`, base);
     report(`${name}, ${tag} (stretched against the background photos)`, (await copyDetect({ ...base, background: galleries['background'], scoring: 'stretch' })).matches);
     report(`${name}, ${tag} (centred on the background mean, then stretched)`, (await copyDetect({ ...base, background: galleries['background'], scoring: 'stretch', center: true })).matches);
-    report(`${name}, ${tag} (score minus the 5th background similarity)`, (await copyDetect({ ...base, background: galleries['background'], scoring: 'normalize' })).matches);
+    await withVerify(`${name}, ${tag} (score minus the 5th background similarity)`, { ...base, background: galleries['background'], scoring: 'normalize' });
   }
 }
 process.exit(0);

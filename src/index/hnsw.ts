@@ -15,7 +15,7 @@ let loaded: Usearch | undefined;
  * usearch's native module, loaded on first use (galleries without an index never load it) and through its CommonJS
  * build: the ESM build finds its binary from the caller's stack and loops forever when run outside the package tree.
  */
-function usearchLib(): Usearch {
+export function usearchLib(): Usearch {
   if (!loaded) {
     try {
       loaded = createRequire(import.meta.url)('usearch') as Usearch;

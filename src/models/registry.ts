@@ -56,6 +56,17 @@ export const MODELS: readonly RegisteredModel[] = [
   photo('photo-inceptionv3', 'inceptionv3', 'gem', 87, 'the larger nsfwjs network, 299 px (measured behind MobileNetV2 here; try it on your data)'),
   photo('photo-inceptionv3-map', 'inceptionv3', 'map', 87, 'the InceptionV3 feature map'),
   {
+    name: 'copy',
+    file: 'visid-copy-mobilenetv2-v1',
+    output: 'pooled',
+    dim: 256,
+    inputSize: [160, 160],
+    description: 'visid\'s copy descriptor: the photo backbone fine-tuned by instance discrimination on heavily edited LFW photos (issue 16), GeM + FC-BN, 256-d; for visid copy-detect (multi-scale ready)',
+    source: 'trained by visid (npx visid train --config configs/copy-descriptor.yaml), shipped in models/',
+    licence: 'MIT (visid; nsfwjs weights MIT); trained on LFW photos',
+    sizeMb: 10,
+  },
+  {
     name: 'fashion-mnist',
     file: DEFAULT_MODEL_NAME,
     output: 'pooled',

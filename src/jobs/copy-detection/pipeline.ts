@@ -137,6 +137,6 @@ async function verified(matches: CopyMatch[], o: CopyDetectOptions): Promise<{ m
     if (!p) throw new VisidError('E_INPUT', `no image for ${what} id to verify`, { item: id });
     return p;
   };
-  const v = await verifyMatches(matches, lookup(queryPaths, 'query'), lookup(refPaths, 'reference'), { quiet: o.quiet, ...o.verify });
+  const v = await verifyMatches(matches, lookup(queryPaths, 'query'), lookup(refPaths, 'reference'), { quiet: o.quiet, threads: o.threads, refIds: [...refPaths.keys()], ...o.verify });
   return { matches: v.matches, verifySeconds: v.seconds, verifiedPairs: v.verifiedPairs };
 }

@@ -8,6 +8,7 @@ import { VisidError } from '../../util/errors.js';
 import { createProgress } from '../../util/progress.js';
 import type { CopyMatch } from '../../eval/copy-detection.js';
 import { orbFeatures, verifiedMatches, type OrbFeatures } from '../../search/geometric-verification.js';
+import { KeypointVoteIndex } from '../../search/keypoint-index.js';
 
 export interface LocalVerifyOptions {
   /** Candidates verified per query (default 10). */
@@ -24,6 +25,14 @@ export interface LocalVerifyOptions {
   features?: number;
   /** Also match the mirrored query (ORB is not mirror-invariant; default true). */
   mirror?: boolean;
+  /**
+   * Also verify the references that most of the query's keypoints vote for (search/keypoint-index.ts), this many a
+   * query: copies the descriptor lost (small crops, pastes, rotations) come back this way. Needs `refIds`.
+   */
+  keypointCandidates?: number;
+  /** Every reference id (what the keypoint index holds). */
+  refIds?: string[];
+  threads?: number;
   quiet?: boolean;
 }
 
@@ -64,14 +73,37 @@ export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string
   for (const m of matches) (byQuery.get(m.query) ?? byQuery.set(m.query, []).get(m.query)!).push(m);
   const refFeatures = new Map<string, Promise<OrbFeatures>>();
   const refOf = (id: string) => refFeatures.get(id) ?? refFeatures.set(id, features(refPath(id), id, opts)).get(id)!;
+  let keypoints: KeypointVoteIndex | undefined;
+  if (o.keypointCandidates) {
+    if (!o.refIds?.length) throw new VisidError('E_INPUT', 'keypoint candidates need the reference ids');
+    const p = createProgress({ label: 'reference keypoints', total: o.refIds.length, unit: 'img', quiet: o.quiet });
+    const all: OrbFeatures[] = [];
+    for (const id of o.refIds) {
+      all.push(await refOf(id));
+      p.tick(1);
+    }
+    p.done();
+    keypoints = KeypointVoteIndex.build(all, o.refIds, { threads: o.threads });
+  }
   const out: CopyMatch[] = [];
   let pairs = 0;
   const progress = createProgress({ label: 'local verification', total: byQuery.size, unit: 'queries', quiet: o.quiet });
   for (const [query, list] of byQuery) {
     const ranked = [...list].sort((a, b) => b.score - a.score);
-    const head = ranked.slice(0, topK);
     const q = await features(queryPath(query), query, opts);
     const qm = o.mirror === false ? undefined : await features(queryPath(query), query, opts, true);
+    let head = ranked.slice(0, topK);
+    let tail = ranked.slice(topK);
+    if (keypoints) {
+      // Voted references join the candidates: with their own score when the descriptor ranked them lower, else
+      // with the query's lowest score (unverified, they stay at the bottom).
+      const floor = ranked.length ? ranked.at(-1)!.score : 0;
+      const inHead = new Set(head.map((m) => m.reference));
+      const voted = keypoints.search(qm ? [q, qm] : q, o.keypointCandidates!).map((v) => v.id).filter((id) => !inHead.has(id));
+      const fromTail = new Set(voted);
+      head = [...head, ...voted.map((id) => tail.find((m) => m.reference === id) ?? { query, reference: id, score: floor })];
+      tail = tail.filter((m) => !fromTail.has(m.reference));
+    }
     for (const m of head) {
       const r = await refOf(m.reference);
       let inliers = await verifiedMatches(q, r);
@@ -79,7 +111,7 @@ export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string
       pairs++;
       out.push({ ...m, score: m.score + verificationBonus(inliers, o) });
     }
-    out.push(...ranked.slice(topK));
+    out.push(...tail);
     progress.tick(1);
   }
   progress.done();
