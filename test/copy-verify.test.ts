@@ -7,6 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { loadOpenCv, orbFeatures, verifiedMatches } from '../src/search/geometric-verification.js';
 import { verificationBonus, verifyMatches } from '../src/jobs/copy-detection/verify.js';
+import { KeypointVoteIndex } from '../src/search/keypoint-index.js';
 import { mulberry32 } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
 
@@ -82,4 +83,32 @@ test('verifyMatches lifts the true reference (a mirrored, cropped copy) above a 
   const plain = await verifyMatches(matches, () => query, (id) => paths[id]!, { topK: 2, mirror: false, quiet: true });
   assert.equal(plain.matches.find((m) => m.reference === 'a')!.score, 0.5);
   await assert.rejects(verifyMatches(matches, () => path.join(dir, 'missing.jpg'), (id) => paths[id]!, { quiet: true }), /does not exist/);
+});
+
+test('keypoint votes: an edited copy votes for its own reference among five; copy-detect --verify --keypoint-candidates finds it past pHash', async (t) => {
+  const dir = tempDir(t);
+  const refsDir = path.join(dir, 'refs');
+  const queriesDir = path.join(dir, 'queries');
+  await Promise.all([refsDir, queriesDir].map((d) => import('node:fs').then((fs) => fs.promises.mkdir(d, { recursive: true }))));
+  const refs = [];
+  for (let i = 0; i < 5; i++) refs.push(await texture(path.join(refsDir, `r${i}.png`), 10 + i));
+  // The copy of r3: a 60 % crop, rotated 10°, pasted on a grey frame — its pHash is far from r3's.
+  const crop = await sharp(refs[3]!).extract({ left: 40, top: 30, width: 150, height: 130 }).rotate(10, { background: '#808080' }).toBuffer();
+  await sharp({ create: { width: 260, height: 240, channels: 3, background: '#404040' } }).composite([{ input: crop, left: 50, top: 40 }]).jpeg({ quality: 70 }).toFile(path.join(queriesDir, 'q.jpg'));
+  const feats = await Promise.all(refs.map(greyFeatures));
+  const index = KeypointVoteIndex.build(feats, refs.map((_, i) => `r${i}`), { threads: 1 });
+  assert.equal(index.size, feats.reduce((a, f) => a + f.count, 0));
+  const votes = index.search(await greyFeatures(path.join(queriesDir, 'q.jpg')), 3);
+  assert.equal(votes[0]!.id, 'r3', JSON.stringify(votes));
+  assert.ok(votes.every((v, i) => i === 0 || v.votes <= votes[i - 1]!.votes));
+  // End to end: a decoy reference (the query itself, heavily blurred: the same pHash, no keypoints) is pHash's one
+  // candidate; the keypoint candidate brings r3 in and verification puts it first.
+  await sharp(path.join(queriesDir, 'q.jpg')).blur(8).png().toFile(path.join(refsDir, 'decoy.png'));
+  const { copyDetect } = await import('../src/jobs/copy-detection/pipeline.js');
+  const plain = await copyDetect({ refs: refsDir, queries: queriesDir, hash: 'phash', k: 1, quiet: true });
+  assert.equal(plain.matches[0]!.reference, 'decoy.png', 'pHash alone picks the decoy');
+  const r = await copyDetect({ refs: refsDir, queries: queriesDir, hash: 'phash', k: 1, verify: { topK: 1, keypointCandidates: 1 }, quiet: true });
+  const best = [...r.matches].sort((a, b) => b.score - a.score)[0]!;
+  assert.equal(best.reference, 'r3.png');
+  assert.ok(best.score > 1, `verified score ${best.score}`);
 });
