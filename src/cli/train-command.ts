@@ -61,7 +61,9 @@ function mergeFlags(raw: Record<string, unknown>, data: string | undefined, f: T
 }
 
 export function trainCommand(): Command {
+  // Positional options: `visid train soup <run> --epochs 4,5` gives --epochs to soup, not to train's own --epochs <n>.
   const cmd = new Command('train')
+    .enablePositionalOptions()
     .description('train an embedding model with visid (a residual CNN, or a head on a frozen ONNX backbone) and export it as ONNX')
     .argument('[data]', 'training data: image folder per label, manifest, or an MNIST-style IDX folder')
     .option('-c, --config <file>', 'JSON or YAML config with every setting (flags override it)')
