@@ -50,3 +50,13 @@ test('snapshot ensemble ONNX = concatenated L2-normalised member descriptors / â
   const got = (await session.run({ pixels: new ort.Tensor('float32', x, [1, 3, 8, 8]) })).descriptor!.data as Float32Array;
   assertClose(got, want, 1e-5);
 });
+
+test('visid train soup --epochs 4,5 reaches the soup command (train has an --epochs of its own)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const bin = fileURLToPath(new URL('../../bin/visid.js', import.meta.url));
+  const r = spawnSync(process.execPath, [bin, 'train', 'soup', '/nonexistent-run', '--epochs', '4,5'], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /not a visid training run/);
+  assert.doesNotMatch(r.stderr, /is not a positive integer/);
+});
