@@ -91,10 +91,13 @@ export async function verifiedMatches(a: OrbFeatures, b: OrbFeatures, o: VerifyO
     const src: number[] = [];
     const dst: number[] = [];
     for (let i = 0; i < knn.size(); i++) {
+      // Each get() hands out a new wasm-side vector: deleted at once, or the 1 GiB wasm heap fills after ~10⁵ pairs.
       const pair = knn.get(i);
-      if (pair.size() < 2) continue;
-      const m = pair.get(0);
-      const n = pair.get(1);
+      const size = pair.size();
+      const m = size >= 2 ? pair.get(0) : undefined;
+      const n = size >= 2 ? pair.get(1) : undefined;
+      pair.delete();
+      if (!m || !n) continue;
       if (m.distance < ratio * n.distance) {
         src.push(a.points[2 * m.queryIdx]!, a.points[2 * m.queryIdx + 1]!);
         dst.push(b.points[2 * m.trainIdx]!, b.points[2 * m.trainIdx + 1]!);

@@ -33,6 +33,8 @@ export interface LocalVerifyOptions {
   /** Every reference id (what the keypoint index holds). */
   refIds?: string[];
   threads?: number;
+  /** Verify only these queries (the others keep their matches as they are). */
+  onlyQueries?: Set<string>;
   quiet?: boolean;
 }
 
@@ -87,8 +89,12 @@ export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string
   }
   const out: CopyMatch[] = [];
   let pairs = 0;
-  const progress = createProgress({ label: 'local verification', total: byQuery.size, unit: 'queries', quiet: o.quiet });
+  const progress = createProgress({ label: 'local verification', total: o.onlyQueries ? [...byQuery.keys()].filter((q) => o.onlyQueries!.has(q)).length : byQuery.size, unit: 'queries', quiet: o.quiet });
   for (const [query, list] of byQuery) {
+    if (o.onlyQueries && !o.onlyQueries.has(query)) {
+      out.push(...list);
+      continue;
+    }
     const ranked = [...list].sort((a, b) => b.score - a.score);
     const q = await features(queryPath(query), query, opts);
     const qm = o.mirror === false ? undefined : await features(queryPath(query), query, opts, true);
