@@ -56,7 +56,7 @@ const stride = Number(args['query-stride'] ?? 1);
 const allTruth = await readTruthCsv(layout.truth);
 const subset = new Set(allTruth.map((t) => t.query).sort().filter((_, i) => i % stride === 0));
 const truth = allTruth.filter((t) => subset.has(t.query));
-const edits = await readQueryEdits(layout.queries_csv);
+const edits = (await readQueryEdits(layout.queries_csv)).filter((q) => subset.has(q.query));
 if (stride > 1) console.log(`scored on every ${stride}th query: ${subset.size} of ${allTruth.length} (${truth.filter((t) => t.reference).length} copies)`);
 console.log(`LFW copy benchmark (seed ${seed}): ${layout.counts.references} references (one photo each of distinct people), ${layout.counts.copies} edited copies + ${layout.counts.distractorQueries} edited distractor photos of other people as queries, ${layout.counts.background} background photos of the people left; edits: configs/augment/copy-benchmark.yaml`);
 
