@@ -33,6 +33,17 @@ async function photos(dir: string): Promise<string> {
   return root;
 }
 
+/** Two 64×64 NHWC images through the tfjs network and through the exported ONNX model (NCHW): equal to 1e-4. */
+async function assertOnnxEqualsTfjs(modelPath: string, net: ReturnType<typeof buildNet>, x: Float32Array): Promise<ort.InferenceSession> {
+  const ref = net.apply(tf.tensor4d(x, [2, 64, 64, 3]), false).dataSync();
+  const nchw = new Float32Array(x.length);
+  for (let n = 0; n < 2; n++) for (let y = 0; y < 64; y++) for (let w = 0; w < 64; w++) for (let c = 0; c < 3; c++) nchw[((n * 3 + c) * 64 + y) * 64 + w] = x[((n * 64 + y) * 64 + w) * 3 + c]!;
+  const s = await ort.InferenceSession.create(modelPath);
+  const got = (await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', nchw, [2, 3, 64, 64]) }))[s.outputNames[0]!]!.data as Float32Array;
+  assertClose(Array.from(got), Array.from(ref), 1e-4, 'ONNX = tfjs');
+  return s;
+}
+
 test('MobileNetV2 blocks end at its residual adds; last-2-blocks trains block 15 and the tail only', async () => {
   const m = await readNsfwjsModel('mobilenet_v2');
   const blocks = kerasBlocks(m, 'out_relu');
@@ -68,12 +79,7 @@ test('fine-tuning photo-small (last 2 blocks): the exported ONNX equals the trai
   for (const p of net.params()) p.variable.assign(tf.tensor(ckpt.tensors.get(p.name)!.values, p.variable.shape));
   const rnd = mulberry32(9);
   const x = Float32Array.from({ length: 2 * 64 * 64 * 3 }, () => rnd());
-  const ref = net.apply(tf.tensor4d(x, [2, 64, 64, 3]), false).dataSync();
-  const nchw = new Float32Array(x.length);
-  for (let n = 0; n < 2; n++) for (let y = 0; y < 64; y++) for (let w = 0; w < 64; w++) for (let c = 0; c < 3; c++) nchw[((n * 3 + c) * 64 + y) * 64 + w] = x[((n * 64 + y) * 64 + w) * 3 + c]!;
-  const s = await ort.InferenceSession.create(r.modelPath);
-  const got = (await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', nchw, [2, 3, 64, 64]) }))[s.outputNames[0]!]!.data as Float32Array;
-  assertClose(Array.from(got), Array.from(ref), 1e-4, 'ONNX = tfjs');
+  const s = await assertOnnxEqualsTfjs(r.modelPath, net, x);
   // Any input size (multi-scale): 96×80 runs.
   const other = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', new Float32Array(3 * 96 * 80), [1, 3, 96, 80]) });
   assert.equal((other[s.outputNames[0]!]!.data as Float32Array).length, 16);
@@ -122,12 +128,7 @@ test('instance fine-tuning (copy descriptor): every photo its own class, project
   assert.deepEqual([ckpt.tensors.get('loss.0')!.shape, ckpt.tensors.get('loss.1')!.shape], [[32, 8], [8, 8]]);
   for (const p of net.params()) p.variable.assign(tf.tensor(ckpt.tensors.get(p.name)!.values, p.variable.shape));
   const x = Float32Array.from({ length: 2 * 64 * 64 * 3 }, () => rnd());
-  const ref = net.apply(tf.tensor4d(x, [2, 64, 64, 3]), false).dataSync();
-  const nchw = new Float32Array(x.length);
-  for (let n = 0; n < 2; n++) for (let y = 0; y < 64; y++) for (let w = 0; w < 64; w++) for (let c = 0; c < 3; c++) nchw[((n * 3 + c) * 64 + y) * 64 + w] = x[((n * 64 + y) * 64 + w) * 3 + c]!;
-  const s = await ort.InferenceSession.create(r.modelPath);
-  const got = (await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', nchw, [2, 3, 64, 64]) }))[s.outputNames[0]!]!.data as Float32Array;
-  assertClose(Array.from(got), Array.from(ref), 1e-4, 'ONNX = tfjs');
+  const s = await assertOnnxEqualsTfjs(r.modelPath, net, x);
   await s.release();
 });
 

@@ -83,13 +83,7 @@ async function descriptors(source: string, refs: Gallery, o: CopyDetectOptions, 
 
 /** Paths and ids of a gallery's items (resolved against its data root) or of an image folder. */
 async function imageList(source: string, root?: string): Promise<Dataset['items']> {
-  if (await Gallery.exists(source)) {
-    const g = await Gallery.open(source);
-    return g.items.map((it) => {
-      if (!it.path) throw new VisidError('E_INPUT', `gallery item has no image path to hash`, { item: it.id });
-      return { id: it.id, path: path.isAbsolute(it.path) || !g.dataRoot ? it.path : path.join(g.dataRoot, it.path) };
-    });
-  }
+  if (await Gallery.exists(source)) return galleryImages(await Gallery.open(source));
   return (await loadDataset(source, { root })).items;
 }
 
@@ -104,17 +98,26 @@ async function hashes(items: Dataset['items'], kind: HashKind, label: string, qu
   return { ids: items.map((it) => it.id), hashes: out };
 }
 
+function galleryImages(g: Gallery): Dataset['items'] {
+  return g.items.map((it) => {
+    if (!it.path) throw new VisidError('E_INPUT', `gallery item has no image path to hash or verify`, { item: it.id });
+    return { id: it.id, path: path.isAbsolute(it.path) || !g.dataRoot ? it.path : path.join(g.dataRoot, it.path) };
+  });
+}
+
 export async function copyDetect(o: CopyDetectOptions): Promise<CopyDetectResult> {
   const k = o.k ?? 10;
   if (o.hash) {
     if (o.scoring && o.scoring !== 'raw') throw new VisidError('E_INPUT', 'stretching and normalisation apply to descriptors, not to perceptual hashes');
-    const refs = await hashes(await imageList(o.refs, o.root), o.hash, `${o.hash} references`, o.quiet);
+    const refImages = await imageList(o.refs, o.root);
+    const refs = await hashes(refImages, o.hash, `${o.hash} references`, o.quiet);
     const t0 = performance.now();
-    const queries = await hashes(await imageList(o.queries, o.root), o.hash, `${o.hash} queries`, o.quiet);
+    const queryImages = await imageList(o.queries, o.root);
+    const queries = await hashes(queryImages, o.hash, `${o.hash} queries`, o.quiet);
     const t1 = performance.now();
     const matches = matchHashes(queries, refs, k);
     const base = { queries: queries.ids.length, references: refs.ids.length, embedSeconds: (t1 - t0) / 1000, matchSeconds: (performance.now() - t1) / 1000 };
-    return { ...base, ...(await verified(matches, o)) };
+    return { ...base, ...(await verified(matches, o, refImages, queryImages)) };
   }
   if (!(await Gallery.exists(o.refs))) throw new VisidError('E_INPUT', 'references must be a gallery made by `visid index` (or use --hash on an image folder)', { item: o.refs });
   const refs = await Gallery.open(o.refs);
@@ -124,14 +127,14 @@ export async function copyDetect(o: CopyDetectOptions): Promise<CopyDetectResult
   const t1 = performance.now();
   const matches = await matchCopies(queries, { ids: refs.items.map((it) => it.id), vectors: refs.vectors }, refs.dim, { k, scoring: o.scoring, background, n: o.n, alpha: o.alpha, center: o.center, threads: o.threads });
   const base = { queries: queries.ids.length, references: refs.count, embedSeconds: (t1 - t0) / 1000, matchSeconds: (performance.now() - t1) / 1000 };
-  return { ...base, ...(await verified(matches, o)) };
+  return { ...base, ...(o.verify ? await verified(matches, o, galleryImages(refs), await imageList(o.queries, o.root)) : { matches }) };
 }
 
 /** The matches after local verification when asked for (the images come from the references' and queries' paths). */
-async function verified(matches: CopyMatch[], o: CopyDetectOptions): Promise<{ matches: CopyMatch[]; verifySeconds?: number; verifiedPairs?: number }> {
+async function verified(matches: CopyMatch[], o: CopyDetectOptions, refImages: Dataset['items'], queryImages: Dataset['items']): Promise<{ matches: CopyMatch[]; verifySeconds?: number; verifiedPairs?: number }> {
   if (!o.verify) return { matches };
-  const pathsOf = async (source: string) => new Map((await imageList(source, o.root)).map((it) => [it.id, it.path]));
-  const [refPaths, queryPaths] = await Promise.all([pathsOf(o.refs), pathsOf(o.queries)]);
+  const refPaths = new Map(refImages.map((it) => [it.id, it.path]));
+  const queryPaths = new Map(queryImages.map((it) => [it.id, it.path]));
   const lookup = (paths: Map<string, string>, what: string) => (id: string) => {
     const p = paths.get(id);
     if (!p) throw new VisidError('E_INPUT', `no image for ${what} id to verify`, { item: id });

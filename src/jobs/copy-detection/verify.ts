@@ -38,12 +38,11 @@ export interface LocalVerifyOptions {
   quiet?: boolean;
 }
 
-/** Grey pixels of an image scaled to fit `maxSide`, optionally mirrored. */
-async function grey(file: string, name: string, maxSide: number, mirror: boolean): Promise<{ data: Uint8Array; width: number; height: number }> {
+/** Grey pixels of an image scaled to fit `maxSide`. */
+async function grey(file: string, name: string, maxSide: number): Promise<{ data: Uint8Array; width: number; height: number }> {
   await assertRegularFile(file, name);
   try {
-    let p = sharp(file, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: 'truncated', pages: 1, autoOrient: true }).greyscale().resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true });
-    if (mirror) p = p.flop();
+    const p = sharp(file, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: 'truncated', pages: 1, autoOrient: true }).greyscale().resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true });
     const { data, info } = await p.extractChannel(0).raw().toBuffer({ resolveWithObject: true });
     return { data: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height), width: info.width, height: info.height };
   } catch (err) {
@@ -51,9 +50,28 @@ async function grey(file: string, name: string, maxSide: number, mirror: boolean
   }
 }
 
-async function features(file: string, name: string, o: Required<Pick<LocalVerifyOptions, 'maxSide' | 'features'>>, mirror = false): Promise<OrbFeatures> {
-  const g = await grey(file, name, o.maxSide, mirror);
+/** The same pixels mirrored left to right. */
+function mirrored(g: { data: Uint8Array; width: number; height: number }): Uint8Array {
+  const out = new Uint8Array(g.data.length);
+  for (let y = 0; y < g.height; y++) {
+    const row = y * g.width;
+    for (let x = 0; x < g.width; x++) out[row + x] = g.data[row + g.width - 1 - x]!;
+  }
+  return out;
+}
+
+type FeatureOptions = Required<Pick<LocalVerifyOptions, 'maxSide' | 'features'>>;
+
+async function features(file: string, name: string, o: FeatureOptions): Promise<OrbFeatures> {
+  const g = await grey(file, name, o.maxSide);
   return orbFeatures(g.data, g.width, g.height, o.features);
+}
+
+/** A query's features, and its mirrored image's (decoded once). */
+async function queryFeatures(file: string, name: string, o: FeatureOptions, mirror: boolean): Promise<{ plain: OrbFeatures; mirror?: OrbFeatures }> {
+  const g = await grey(file, name, o.maxSide);
+  const plain = await orbFeatures(g.data, g.width, g.height, o.features);
+  return { plain, ...(mirror ? { mirror: await orbFeatures(mirrored(g), g.width, g.height, o.features) } : {}) };
 }
 
 /** The bonus for `inliers` verified matches: 0 below minInliers, then linear up to `weight` at saturation. */
@@ -64,8 +82,8 @@ export function verificationBonus(inliers: number, o: Pick<LocalVerifyOptions, '
 }
 
 /**
- * Re-scores each query's top-k matches by local verification; other matches keep their scores. `pathOf` maps a
- * query or reference id to its image file.
+ * Re-scores each query's top-k matches by local verification; other matches keep their scores. `queryPath` and
+ * `refPath` map an id to its image file.
  */
 export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string) => string, refPath: (id: string) => string, o: LocalVerifyOptions = {}): Promise<{ matches: CopyMatch[]; verifiedPairs: number; seconds: number }> {
   const t0 = performance.now();
@@ -96,8 +114,7 @@ export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string
       continue;
     }
     const ranked = [...list].sort((a, b) => b.score - a.score);
-    const q = await features(queryPath(query), query, opts);
-    const qm = o.mirror === false ? undefined : await features(queryPath(query), query, opts, true);
+    const { plain: q, mirror: qm } = await queryFeatures(queryPath(query), query, opts, o.mirror !== false);
     let head = ranked.slice(0, topK);
     let tail = ranked.slice(topK);
     if (keypoints) {
