@@ -6,7 +6,7 @@
 // recall@P90, overall and per edit, so a user sees which edits still break a descriptor.
 // Usage: VISID_SHARED=../shared node dist/bench/copy-lfw.js [--references 5000] [--distractors 500]
 //        [--copies 1] [--background 2000] [--models photo,copy,<file.onnx>] [--multi-scale] [--seed 1] [--max-side 250]
-//        [--verify <k>] [--keypoint-candidates <n>] [--no-phash] [--query-stride <s>] [--reuse]   (--reuse keeps the benchmark and the galleries already embedded)
+//        [--verify <k>] [--keypoint-candidates <n>] [--no-phash] [--query-stride <s>] [--reuse] [--save <dir>]   (--reuse keeps the benchmark and the galleries already embedded)
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,7 @@ import { copyDetect, ISC_SCALES } from '../src/jobs/copy-detection/pipeline.js';
 import { Gallery } from '../src/index/gallery.js';
 import { writeCopyBenchmark, type CopyBenchmarkLayout } from '../src/jobs/copy-detection/benchmark.js';
 import { formatEditTable, perEditScores, readQueryEdits } from '../src/jobs/copy-detection/per-edit.js';
-import { microAveragePrecision, readTruthCsv, recallAtPrecision } from '../src/eval/copy-detection.js';
+import { matchesCsv, microAveragePrecision, readTruthCsv, recallAtPrecision } from '../src/eval/copy-detection.js';
 import { createProgress } from '../src/util/progress.js';
 import { flags, helpAndExit } from './common.js';
 
@@ -73,6 +73,11 @@ const withVerify = async (name: string, o: Parameters<typeof copyDetect>[0]) => 
   report(name, (await copyDetect(o)).matches);
   if (!verifyK) return;
   const r = await copyDetect({ ...o, verify: { topK: verifyK, keypointCandidates: keypointK, quiet: false, ...(stride > 1 ? { onlyQueries: subset } : {}) } });
+  if (args['save']) {
+    // --save dir: the verified matches (with their inlier counts) for offline study of the fusion.
+    await fs.mkdir(String(args['save']), { recursive: true });
+    await fs.writeFile(path.join(String(args['save']), `${name.replace(/[^A-Za-z0-9]+/g, '_')}.csv`), matchesCsv(r.matches));
+  }
   report(`${name} + local verification of the top ${verifyK}${keypointK ? ` and of the ${keypointK} references most keypoints vote for` : ''} (${r.verifiedPairs} pairs in ${r.verifySeconds!.toFixed(0)} s)`, r.matches);
 };
 // --no-phash: skip the hash baseline (e.g. when only a new model is being measured).

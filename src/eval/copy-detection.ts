@@ -7,6 +7,8 @@ export interface CopyMatch {
   query: string;
   reference: string;
   score: number;
+  /** Geometrically verified keypoint matches, when local verification checked this pair. */
+  inliers?: number;
 }
 
 export interface CopyPair {
@@ -118,7 +120,8 @@ export async function readMatchesCsv(file: string): Promise<CopyMatch[]> {
     if (r.query_id === undefined || r.reference_id === undefined || r.score === undefined) throw new VisidError('E_INPUT', `line ${i + 2}: needs query_id, reference_id and score columns`, { item: file });
     const score = Number(r.score);
     if (r.score === '' || !Number.isFinite(score)) throw new VisidError('E_INPUT', `line ${i + 2}: score '${r.score}' is not a number`, { item: file });
-    return { query: r.query_id, reference: r.reference_id, score };
+    if (r.inliers !== undefined && r.inliers !== '' && !/^\d+$/.test(r.inliers)) throw new VisidError('E_INPUT', `line ${i + 2}: inliers '${r.inliers}' is not a count`, { item: file });
+    return { query: r.query_id, reference: r.reference_id, score, ...(r.inliers ? { inliers: Number(r.inliers) } : {}) };
   });
 }
 
@@ -134,5 +137,8 @@ export async function readTruthCsv(file: string): Promise<CopyPair[]> {
 /** The CSV text of a match list (`query_id,reference_id,score`), ids quoted when they hold a comma or quote. */
 export function matchesCsv(matches: readonly CopyMatch[]): string {
   const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return 'query_id,reference_id,score\n' + matches.map((m) => `${q(m.query)},${q(m.reference)},${m.score}`).join('\n') + (matches.length ? '\n' : '');
+  // An inliers column only when local verification ran (empty for the pairs it did not check).
+  const withInliers = matches.some((m) => m.inliers !== undefined);
+  const row = (m: CopyMatch) => `${q(m.query)},${q(m.reference)},${m.score}${withInliers ? `,${m.inliers ?? ''}` : ''}`;
+  return `query_id,reference_id,score${withInliers ? ',inliers' : ''}\n` + matches.map(row).join('\n') + (matches.length ? '\n' : '');
 }

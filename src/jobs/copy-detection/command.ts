@@ -24,6 +24,8 @@ interface CopyDetectFlags {
   hash?: HashKind;
   verify?: number;
   verifyMinInliers: number;
+  verifyDetector: 'akaze' | 'orb';
+  verifySide: number;
   keypointCandidates?: number;
   out: string;
   truth?: string;
@@ -59,8 +61,10 @@ export function copyDetectCommand(): Command {
     .option('--scales <list>', 'query scales (factors of the model input, or "isc" = 200/256/320/400 of 256); default: the references’', scaleList)
     .option('--fusion <mode>', 'fusion of the scales (default: the references’; seed 004 uses avg)', fusionMode)
     .addOption(new Option('--hash <kind>', 'classical baseline: perceptual hashes instead of descriptors').choices(['phash', 'dhash', 'blockhash']))
-    .option('--verify <k>', 'local verification (ORB keypoints + RANSAC) of each query’s top k matches; verified pairs gain up to +1 by inliers', positiveInt)
-    .option('--keypoint-candidates <n>', 'with --verify: also verify the n references most of the query’s ORB keypoints vote for (a keypoint index over the references)', positiveInt)
+    .option('--verify <k>', 'local verification (keypoints + RANSAC) of each query’s top k matches; verified pairs gain up to +1 by inliers', positiveInt)
+    .option('--keypoint-candidates <n>', 'with --verify: also verify the n references most of the query’s keypoints vote for (a keypoint index over the references)', positiveInt)
+    .addOption(new Option('--verify-detector <kind>', 'keypoints for --verify: AKAZE (blur- and scale-robust) or ORB (faster)').choices(['akaze', 'orb']).default('akaze'))
+    .option('--verify-side <px>', 'images are scaled (small ones enlarged) to fit this side before keypoints are found', positiveInt, 400)
     .option('--verify-min-inliers <n>', 'inliers a verified pair needs before it gains anything', positiveInt, 12)
     .requiredOption('-o, --out <matches.csv>', 'where to write the matches')
     .option('--truth <truth.csv>', 'also print µAP and recall@P90 against query_id,reference_id ground truth')
@@ -71,7 +75,7 @@ export function copyDetectCommand(): Command {
     .action(async (o: CopyDetectFlags) => {
       if (o.stretch && o.normalize) throw new Error('choose --stretch or --normalize, not both');
       const scoring: CopyScoring = o.stretch ? 'stretch' : o.normalize ? 'normalize' : 'raw';
-      const result = await copyDetect({ ...o, scoring, verify: o.verify ? { topK: o.verify, minInliers: o.verifyMinInliers, keypointCandidates: o.keypointCandidates } : undefined });
+      const result = await copyDetect({ ...o, scoring, verify: o.verify ? { topK: o.verify, minInliers: o.verifyMinInliers, keypointCandidates: o.keypointCandidates, detector: o.verifyDetector, maxSide: o.verifySide } : undefined });
       await writeFileAtomic(o.out, matchesCsv(result.matches));
       const qps = result.queries / Math.max(1e-9, result.matchSeconds);
       process.stderr.write(`${result.queries} queries × ${result.references} references → ${result.matches.length} pairs (${scoring}${o.hash ? `, ${o.hash}` : ''}); matching ${result.matchSeconds.toFixed(3)} s (${qps.toFixed(0)} queries/s), embedding ${result.embedSeconds.toFixed(1)} s${result.verifiedPairs === undefined ? '' : `; ${result.verifiedPairs} pairs verified in ${result.verifySeconds!.toFixed(1)} s`}; written to ${o.out}\n`);

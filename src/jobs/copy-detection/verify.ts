@@ -1,14 +1,16 @@
 // The local-verification stage of copy detection (issue 16 §3): each query's top-k candidates from the descriptor
-// search are checked by ORB keypoints + RANSAC (search/geometric-verification.ts), and a geometrically verified pair
+// search are checked by local keypoints (AKAZE or ORB) + RANSAC (search/geometric-verification.ts), and a geometrically verified pair
 // gains a bonus that grows with its inlier count. Inlier counts mean the same for every query, so the bonus also
 // makes scores comparable across queries, which µAP's single global ranking rewards.
-import sharp from 'sharp';
-import { assertRegularFile, DEFAULT_MAX_PIXELS } from '../../images/decode.js';
+import os from 'node:os';
 import { VisidError } from '../../util/errors.js';
 import { createProgress } from '../../util/progress.js';
+import { WorkerPool } from '../../util/worker-pool.js';
 import type { CopyMatch } from '../../eval/copy-detection.js';
-import { orbFeatures, verifiedMatches, type OrbFeatures } from '../../search/geometric-verification.js';
+import type { LocalDetector, LocalFeatures } from '../../search/geometric-verification.js';
 import { KeypointVoteIndex } from '../../search/keypoint-index.js';
+import { pairInliers, queryFeatures, type FeatureOptions } from './local-features.js';
+import type { VerifyWorkerMessage } from './verify-worker.js';
 
 export interface LocalVerifyOptions {
   /** Candidates verified per query (default 10). */
@@ -19,11 +21,16 @@ export interface LocalVerifyOptions {
   saturation?: number;
   /** The full bonus added to the score (default 1). */
   weight?: number;
-  /** Keypoints are found on images scaled to fit this side (default 256). */
+  /**
+   * Keypoints are found on images scaled to fit this side, small ones enlarged (default 400): a 10 %-area crop of a
+   * 250-pixel reference is 79 pixels wide, too few for keypoints at that scale until the reference is enlarged.
+   */
   maxSide?: number;
-  /** ORB keypoints per image (default 500). */
+  /** Keypoint detector (default AKAZE: on the LFW copy benchmark it verified 94 % of copies against ORB's 84 %). */
+  detector?: LocalDetector;
+  /** Keypoints per image, the strongest (default 500). */
   features?: number;
-  /** Also match the mirrored query (ORB is not mirror-invariant; default true). */
+  /** Also match the mirrored query (the descriptors are not mirror-invariant; default true). */
   mirror?: boolean;
   /**
    * Also verify the references that most of the query's keypoints vote for (search/keypoint-index.ts), this many a
@@ -32,46 +39,11 @@ export interface LocalVerifyOptions {
   keypointCandidates?: number;
   /** Every reference id (what the keypoint index holds). */
   refIds?: string[];
+  /** Verification threads (default: the cores, at most 4; 1 = in this thread). Results do not depend on it. */
   threads?: number;
   /** Verify only these queries (the others keep their matches as they are). */
   onlyQueries?: Set<string>;
   quiet?: boolean;
-}
-
-/** Grey pixels of an image scaled to fit `maxSide`. */
-async function grey(file: string, name: string, maxSide: number): Promise<{ data: Uint8Array; width: number; height: number }> {
-  await assertRegularFile(file, name);
-  try {
-    const p = sharp(file, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: 'truncated', pages: 1, autoOrient: true }).greyscale().resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true });
-    const { data, info } = await p.extractChannel(0).raw().toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height), width: info.width, height: info.height };
-  } catch (err) {
-    throw new VisidError('E_IMAGE', `cannot read image for local verification: ${(err as Error).message}`, { item: name });
-  }
-}
-
-/** The same pixels mirrored left to right. */
-function mirrored(g: { data: Uint8Array; width: number; height: number }): Uint8Array {
-  const out = new Uint8Array(g.data.length);
-  for (let y = 0; y < g.height; y++) {
-    const row = y * g.width;
-    for (let x = 0; x < g.width; x++) out[row + x] = g.data[row + g.width - 1 - x]!;
-  }
-  return out;
-}
-
-type FeatureOptions = Required<Pick<LocalVerifyOptions, 'maxSide' | 'features'>>;
-
-async function features(file: string, name: string, o: FeatureOptions): Promise<OrbFeatures> {
-  const g = await grey(file, name, o.maxSide);
-  return orbFeatures(g.data, g.width, g.height, o.features);
-}
-
-/** A query's features, and its mirrored image's (decoded once). */
-async function queryFeatures(file: string, name: string, o: FeatureOptions, mirror: boolean): Promise<{ plain: OrbFeatures; mirror?: OrbFeatures }> {
-  const g = await grey(file, name, o.maxSide);
-  const plain = await orbFeatures(g.data, g.width, g.height, o.features);
-  return { plain, ...(mirror ? { mirror: await orbFeatures(mirrored(g), g.width, g.height, o.features) } : {}) };
 }
 
 /** The bonus for `inliers` verified matches: 0 below minInliers, then linear up to `weight` at saturation. */
@@ -81,6 +53,47 @@ export function verificationBonus(inliers: number, o: Pick<LocalVerifyOptions, '
   return inliers < min ? 0 : (o.weight ?? 1) * Math.min(1, inliers / sat);
 }
 
+type Features = { plain: LocalFeatures; mirror?: LocalFeatures };
+
+/** Keypoints and matching, in worker threads when there are several cores, else in this thread. */
+class Verifier {
+  private readonly pool?: WorkerPool<VerifyWorkerMessage, Features & { inliers?: number[] }>;
+
+  constructor(threads: number) {
+    if (threads > 1) this.pool = new WorkerPool(new URL('./verify-worker.js', import.meta.url), threads, 'local verification');
+  }
+
+  async features(file: string, name: string, options: FeatureOptions, mirror: boolean): Promise<Features> {
+    if (!this.pool) return queryFeatures(file, name, options, mirror);
+    const r = await this.pool.run({ kind: 'features', file, name, options, mirror }, name);
+    return { plain: r.plain, ...(r.mirror ? { mirror: r.mirror } : {}) };
+  }
+
+  async inliers(name: string, q: Features, refs: LocalFeatures[]): Promise<number[]> {
+    if (!this.pool) return pairInliers(q.plain, q.mirror, refs);
+    const r = await this.pool.run({ kind: 'match', name, query: q.plain, ...(q.mirror ? { mirror: q.mirror } : {}), refs, options: {} }, name);
+    return r.inliers!;
+  }
+
+  close(): Promise<void> {
+    return this.pool?.close() ?? Promise.resolve();
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in the items' order. */
+async function inOrder<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  return out;
+}
+
 /**
  * Re-scores each query's top-k matches by local verification; other matches keep their scores. `queryPath` and
  * `refPath` map an id to its image file.
@@ -88,55 +101,56 @@ export function verificationBonus(inliers: number, o: Pick<LocalVerifyOptions, '
 export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string) => string, refPath: (id: string) => string, o: LocalVerifyOptions = {}): Promise<{ matches: CopyMatch[]; verifiedPairs: number; seconds: number }> {
   const t0 = performance.now();
   const topK = o.topK ?? 10;
-  const opts = { maxSide: o.maxSide ?? 256, features: o.features ?? 500 };
-  const byQuery = new Map<string, CopyMatch[]>();
-  for (const m of matches) (byQuery.get(m.query) ?? byQuery.set(m.query, []).get(m.query)!).push(m);
-  const refFeatures = new Map<string, Promise<OrbFeatures>>();
-  const refOf = (id: string) => refFeatures.get(id) ?? refFeatures.set(id, features(refPath(id), id, opts)).get(id)!;
-  let keypoints: KeypointVoteIndex | undefined;
-  if (o.keypointCandidates) {
-    if (!o.refIds?.length) throw new VisidError('E_INPUT', 'keypoint candidates need the reference ids');
-    const p = createProgress({ label: 'reference keypoints', total: o.refIds.length, unit: 'img', quiet: o.quiet });
-    const all: OrbFeatures[] = [];
-    for (const id of o.refIds) {
-      all.push(await refOf(id));
-      p.tick(1);
+  const opts: FeatureOptions = { maxSide: o.maxSide ?? 400, features: o.features ?? 500, detector: o.detector ?? 'akaze' };
+  const threads = o.threads ?? Math.min(4, os.availableParallelism());
+  const verifier = new Verifier(threads);
+  try {
+    const byQuery = new Map<string, CopyMatch[]>();
+    for (const m of matches) (byQuery.get(m.query) ?? byQuery.set(m.query, []).get(m.query)!).push(m);
+    const refFeatures = new Map<string, Promise<LocalFeatures>>();
+    const refOf = (id: string) => refFeatures.get(id) ?? refFeatures.set(id, verifier.features(refPath(id), id, opts, false).then((f) => f.plain)).get(id)!;
+    let keypoints: KeypointVoteIndex | undefined;
+    if (o.keypointCandidates) {
+      if (!o.refIds?.length) throw new VisidError('E_INPUT', 'keypoint candidates need the reference ids');
+      const p = createProgress({ label: 'reference keypoints', total: o.refIds.length, unit: 'img', quiet: o.quiet });
+      const all = await inOrder(o.refIds, 2 * threads, async (id) => {
+        const f = await refOf(id);
+        p.tick(1);
+        return f;
+      });
+      p.done();
+      keypoints = KeypointVoteIndex.build(all, o.refIds, { threads });
     }
-    p.done();
-    keypoints = KeypointVoteIndex.build(all, o.refIds, { threads: o.threads });
+    const queries = [...byQuery.keys()];
+    const checked = o.onlyQueries ? queries.filter((q) => o.onlyQueries!.has(q)) : queries;
+    let pairs = 0;
+    const progress = createProgress({ label: 'local verification', total: checked.length, unit: 'queries', quiet: o.quiet });
+    const verifiedLists = await inOrder(checked, 2 * threads, async (query) => {
+      const list = byQuery.get(query)!;
+      const ranked = [...list].sort((a, b) => b.score - a.score);
+      const q = await verifier.features(queryPath(query), query, opts, o.mirror !== false);
+      let head = ranked.slice(0, topK);
+      let tail = ranked.slice(topK);
+      if (keypoints) {
+        // Voted references join the candidates: with their own score when the descriptor ranked them lower, else
+        // with the query's lowest score (unverified, they stay at the bottom).
+        const floor = ranked.length ? ranked.at(-1)!.score : 0;
+        const inHead = new Set(head.map((m) => m.reference));
+        const voted = keypoints.search(q.mirror ? [q.plain, q.mirror] : q.plain, o.keypointCandidates!).map((v) => v.id).filter((id) => !inHead.has(id));
+        const fromTail = new Set(voted);
+        head = [...head, ...voted.map((id) => tail.find((m) => m.reference === id) ?? { query, reference: id, score: floor })];
+        tail = tail.filter((m) => !fromTail.has(m.reference));
+      }
+      const inliers = await verifier.inliers(query, q, await Promise.all(head.map((m) => refOf(m.reference))));
+      pairs += head.length;
+      progress.tick(1);
+      return [...head.map((m, i) => ({ ...m, score: m.score + verificationBonus(inliers[i]!, o), inliers: inliers[i]! })), ...tail];
+    });
+    progress.done();
+    const verified = new Map(checked.map((q, i) => [q, verifiedLists[i]!]));
+    const out = queries.flatMap((q) => verified.get(q) ?? byQuery.get(q)!);
+    return { matches: out, verifiedPairs: pairs, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await verifier.close();
   }
-  const out: CopyMatch[] = [];
-  let pairs = 0;
-  const progress = createProgress({ label: 'local verification', total: o.onlyQueries ? [...byQuery.keys()].filter((q) => o.onlyQueries!.has(q)).length : byQuery.size, unit: 'queries', quiet: o.quiet });
-  for (const [query, list] of byQuery) {
-    if (o.onlyQueries && !o.onlyQueries.has(query)) {
-      out.push(...list);
-      continue;
-    }
-    const ranked = [...list].sort((a, b) => b.score - a.score);
-    const { plain: q, mirror: qm } = await queryFeatures(queryPath(query), query, opts, o.mirror !== false);
-    let head = ranked.slice(0, topK);
-    let tail = ranked.slice(topK);
-    if (keypoints) {
-      // Voted references join the candidates: with their own score when the descriptor ranked them lower, else
-      // with the query's lowest score (unverified, they stay at the bottom).
-      const floor = ranked.length ? ranked.at(-1)!.score : 0;
-      const inHead = new Set(head.map((m) => m.reference));
-      const voted = keypoints.search(qm ? [q, qm] : q, o.keypointCandidates!).map((v) => v.id).filter((id) => !inHead.has(id));
-      const fromTail = new Set(voted);
-      head = [...head, ...voted.map((id) => tail.find((m) => m.reference === id) ?? { query, reference: id, score: floor })];
-      tail = tail.filter((m) => !fromTail.has(m.reference));
-    }
-    for (const m of head) {
-      const r = await refOf(m.reference);
-      let inliers = await verifiedMatches(q, r);
-      if (qm) inliers = Math.max(inliers, await verifiedMatches(qm, r));
-      pairs++;
-      out.push({ ...m, score: m.score + verificationBonus(inliers, o) });
-    }
-    out.push(...tail);
-    progress.tick(1);
-  }
-  progress.done();
-  return { matches: out, verifiedPairs: pairs, seconds: (performance.now() - t0) / 1000 };
 }
