@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { loadOpenCv, localFeatures, orbFeatures, verifiedMatches } from '../src/search/geometric-verification.js';
 import { matchesCsv, readMatchesCsv } from '../src/eval/copy-detection.js';
-import { verificationBonus, verifyMatches } from '../src/jobs/copy-detection/verify.js';
+import { verifiedScore, verifyMatches } from '../src/jobs/copy-detection/verify.js';
 import { KeypointVoteIndex } from '../src/search/keypoint-index.js';
 import { mulberry32 } from '../src/util/random.js';
 import { tempDir } from './helpers.js';
@@ -89,12 +89,14 @@ test('AKAZE features: 61-byte descriptors, capped at the strongest n; a blurred,
   assert.throws(() => index.search(orb, 1), /32 bytes against an index of 61-byte/);
 });
 
-test('verification bonus: nothing below the minimum, linear up to the full weight at saturation', () => {
-  assert.equal(verificationBonus(11), 0);
-  assert.equal(verificationBonus(12), 12 / 60);
-  assert.equal(verificationBonus(30, { weight: 2 }), 1);
-  assert.equal(verificationBonus(600), 1);
-  assert.equal(verificationBonus(5, { minInliers: 4, saturation: 10 }), 0.5);
+test('verified score: the descriptor score below the minimum inliers, else inliers + half the descriptor score', () => {
+  assert.equal(verifiedScore(0.7, 5), 0.7);
+  assert.equal(verifiedScore(0.7, 6), 6.35);
+  assert.equal(verifiedScore(-0.2, 40), 39.9);
+  assert.equal(verifiedScore(0.5, 9, { minInliers: 10 }), 0.5);
+  assert.equal(verifiedScore(0.5, 10, { minInliers: 10, descriptorWeight: 0 }), 10);
+  // Any verified pair outranks any unverified cosine (≤ 1).
+  assert.ok(verifiedScore(-1, 6) > 1);
 });
 
 test('verifyMatches lifts the true reference (a mirrored, cropped copy) above a distractor that scored higher', async (t) => {
@@ -114,7 +116,7 @@ test('verifyMatches lifts the true reference (a mirrored, cropped copy) above a 
   assert.ok(byRef['a']! > byRef['b']!, `true reference ${byRef['a']} above the distractor ${byRef['b']}`);
   assert.equal(byRef['b'], 0.9, 'the distractor gains nothing');
   const inliers = Object.fromEntries(v.matches.map((m) => [m.reference, m.inliers]));
-  assert.ok(inliers['a']! >= 12 && inliers['b']! < 12 && inliers['c'] === undefined, JSON.stringify(inliers));
+  assert.ok(inliers['a']! >= 12 && inliers['b']! < 6 && inliers['c'] === undefined, JSON.stringify(inliers));
   // The matches file keeps the inlier counts (empty where nothing was verified) and reads them back.
   const csv = path.join(dir, 'm.csv');
   await import('node:fs').then((fs) => fs.promises.writeFile(csv, matchesCsv(v.matches)));
