@@ -87,6 +87,13 @@ test('AKAZE features: 61-byte descriptors, capped at the strongest n; a blurred,
   const index = KeypointVoteIndex.build([fa, fb], ['a', 'b'], { threads: 1 });
   assert.equal(index.search(fc, 1)[0]!.id, 'a');
   assert.throws(() => index.search(orb, 1), /32 bytes against an index of 61-byte/);
+  // A reference whose every keypoint is there twice (one corner at two scales) still gets the votes: Lowe's test
+  // compares with the nearest code of another reference, not with its own twin.
+  const twice = { ...fa, count: 2 * fa.count, points: Float32Array.from([...fa.points, ...fa.points]), descriptors: Uint8Array.from([...fa.descriptors, ...fa.descriptors]) };
+  const doubled = KeypointVoteIndex.build([twice, fb], ['a', 'b'], { threads: 1 });
+  const votes = doubled.search(fa, 2);
+  assert.equal(votes[0]!.id, 'a');
+  assert.ok(votes[0]!.votes > 0.5 * fa.count, `${votes[0]!.votes} of ${fa.count} keypoints vote for their own twin-coded reference`);
 });
 
 test('verified score: the descriptor score below the minimum inliers, else inliers + half the descriptor score', () => {

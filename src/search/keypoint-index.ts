@@ -8,6 +8,9 @@ import { VisidError } from '../util/errors.js';
 import { usearchLib } from '../index/hnsw.js';
 import type { LocalFeatures } from './geometric-verification.js';
 
+/** Neighbours looked at per query keypoint, to find the nearest code of a different reference. */
+const NEIGHBOURS = 8;
+
 /** Binary codes (`bytes` a row) as one byte per bit (what usearch's JavaScript binding takes for binary vectors). */
 function unpackBits(codes: Uint8Array, rows: number, bytes: number): Uint8Array {
   const out = new Uint8Array(rows * bytes * 8);
@@ -78,13 +81,24 @@ export class KeypointVoteIndex {
     for (const q of sets) {
       if (q.count === 0) continue;
       if (q.bytes !== this.bytes) throw new VisidError('E_DIM', `query features of ${q.bytes} bytes against an index of ${this.bytes}-byte descriptors`);
-      const r = this.index.search(unpackBits(q.descriptors, q.count, q.bytes), 2, this.o.threads ?? 2);
+      // Lowe's test against the nearest code of *another* reference: a reference's own near-duplicate keypoints
+      // (one corner found at two scales) must not make its match look ambiguous.
+      const kn = Math.min(NEIGHBOURS, this.owner.length);
+      const r = this.index.search(unpackBits(q.descriptors, q.count, q.bytes), kn, this.o.threads ?? 2);
       for (let i = 0; i < q.count; i++) {
-        const d1 = r.distances[2 * i]!;
-        const d2 = r.distances[2 * i + 1]!;
-        const key = r.keys[2 * i]!;
+        const counts = (r as { counts?: BigUint64Array }).counts;
+        const found = counts ? Math.min(kn, Number(counts[i])) : kn;
+        if (found === 0) continue;
+        const d1 = r.distances[kn * i]!;
+        const ref = this.owner[Number(r.keys[kn * i]!)]!;
+        let d2 = Infinity;
+        for (let j = 1; j < found; j++) {
+          if (this.owner[Number(r.keys[kn * i + j]!)] !== ref) {
+            d2 = r.distances[kn * i + j]!;
+            break;
+          }
+        }
         if (!(d1 < ratio * d2)) continue;
-        const ref = this.owner[Number(key)]!;
         votes.set(ref, (votes.get(ref) ?? 0) + 1);
       }
     }
