@@ -28,12 +28,12 @@ const BACKGROUND: Record<string, Rgb> = { b1: [200, 200, 40], b2: [40, 200, 200]
 
 const cos = (a: Rgb, b: Rgb) => expectedColourDescriptor(a).reduce((s, v, i) => s + v * expectedColourDescriptor(b)[i]!, 0);
 
-function parseCsv(text: string): { query: string; reference: string; score: number }[] {
+function parseCsv(text: string): { query: string; reference: string; score: number; inliers?: number }[] {
   const [header, ...rows] = text.trim().split('\n');
-  assert.equal(header, 'query_id,reference_id,score');
+  assert.match(header!, /^query_id,reference_id,score(,inliers)?$/);
   return rows.map((r) => {
-    const [query, reference, score] = r.split(',');
-    return { query: query!, reference: reference!, score: Number(score) };
+    const [query, reference, score, inliers] = r.split(',');
+    return { query: query!, reference: reference!, score: Number(score), ...(inliers === undefined ? {} : { inliers: Number(inliers) }) };
   });
 }
 
@@ -60,9 +60,17 @@ test('visid copy-detect writes every query’s top-k references with their cosin
   const out = path.join(s.dir, 'matches.csv');
   const res = await visid(['copy-detect', '--refs', s.gallery, '--queries', s.queries, '-k', '2', '-o', out, '--truth', s.truth, '--quiet']);
   assert.equal(res.code, 0, res.stderr);
-  assert.match(res.stderr, /3 queries × 3 references → 6 pairs \(raw\).*queries\/s/);
+  assert.match(res.stderr, /3 queries × 3 references → 6 pairs \(raw\).*queries\/s.*6 pairs verified/);
   const rows = parseCsv(await fs.readFile(out, 'utf8'));
   assert.equal(rows.length, 6);
+  // Local verification runs by default; flat colours have no keypoints, so every pair keeps its cosine.
+  assert.ok(rows.every((r) => r.inliers === 0), JSON.stringify(rows));
+  const plainOut = path.join(s.dir, 'plain.csv');
+  const plain = await visid(['copy-detect', '--refs', s.gallery, '--queries', s.queries, '-k', '2', '-o', plainOut, '--no-verify', '--quiet']);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.doesNotMatch(plain.stderr, /verified/);
+  const plainRows = parseCsv(await fs.readFile(plainOut, 'utf8'));
+  assert.deepEqual(plainRows, rows.map(({ inliers: _, ...r }) => r), '--no-verify: the same cosines, no inliers column');
   for (const [q, rgb] of Object.entries(QUERIES)) {
     const expected = Object.entries(REFS).map(([r, c]) => ({ reference: `${r}.png`, score: cos(rgb, c) })).sort((a, b) => b.score - a.score).slice(0, 2);
     const got = rows.filter((r) => r.query === `${q}.png`);

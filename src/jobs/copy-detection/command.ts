@@ -22,11 +22,11 @@ interface CopyDetectFlags {
   scales?: number[];
   fusion?: FusionMode;
   hash?: HashKind;
-  verify?: number;
+  verify: number | false;
+  keypointCandidates: number | false;
   verifyMinInliers: number;
   verifyDetector: 'akaze' | 'orb';
   verifySide: number;
-  keypointCandidates?: number;
   out: string;
   truth?: string;
   model?: string;
@@ -61,8 +61,10 @@ export function copyDetectCommand(): Command {
     .option('--scales <list>', 'query scales (factors of the model input, or "isc" = 200/256/320/400 of 256); default: the references’', scaleList)
     .option('--fusion <mode>', 'fusion of the scales (default: the references’; seed 004 uses avg)', fusionMode)
     .addOption(new Option('--hash <kind>', 'classical baseline: perceptual hashes instead of descriptors').choices(['phash', 'dhash', 'blockhash']))
-    .option('--verify <k>', 'local verification (keypoints + RANSAC) of each query’s top k matches; a verified pair scores its inlier count + ½ its descriptor score', positiveInt)
-    .option('--keypoint-candidates <n>', 'with --verify: also verify the n references most of the query’s keypoints vote for (a keypoint index over the references)', positiveInt)
+    .option('--verify <k>', 'local verification (keypoints + RANSAC) of each query’s top k matches; a verified pair scores its inlier count + ½ its descriptor score', positiveInt, 10)
+    .option('--no-verify', 'descriptor (or hash) scores only: no local verification')
+    .option('--keypoint-candidates <n>', 'also verify the n references most of the query’s keypoints vote for (a keypoint index over the references)', positiveInt, 10)
+    .option('--no-keypoint-candidates', 'verify the descriptor’s top k only')
     .addOption(new Option('--verify-detector <kind>', 'keypoints for --verify: AKAZE (blur- and scale-robust) or ORB (faster)').choices(['akaze', 'orb']).default('akaze'))
     .option('--verify-side <px>', 'images are scaled (small ones enlarged) to fit this side before keypoints are found', positiveInt, 400)
     .option('--verify-min-inliers <n>', 'inliers a pair needs to count as verified (else it keeps its descriptor score)', positiveInt, 6)
@@ -75,7 +77,7 @@ export function copyDetectCommand(): Command {
     .action(async (o: CopyDetectFlags) => {
       if (o.stretch && o.normalize) throw new Error('choose --stretch or --normalize, not both');
       const scoring: CopyScoring = o.stretch ? 'stretch' : o.normalize ? 'normalize' : 'raw';
-      const result = await copyDetect({ ...o, scoring, verify: o.verify ? { topK: o.verify, minInliers: o.verifyMinInliers, keypointCandidates: o.keypointCandidates, detector: o.verifyDetector, maxSide: o.verifySide } : undefined });
+      const result = await copyDetect({ ...o, scoring, verify: o.verify ? { topK: o.verify, minInliers: o.verifyMinInliers, ...(o.keypointCandidates ? { keypointCandidates: o.keypointCandidates } : {}), detector: o.verifyDetector, maxSide: o.verifySide } : undefined });
       await writeFileAtomic(o.out, matchesCsv(result.matches));
       const qps = result.queries / Math.max(1e-9, result.matchSeconds);
       process.stderr.write(`${result.queries} queries × ${result.references} references → ${result.matches.length} pairs (${scoring}${o.hash ? `, ${o.hash}` : ''}); matching ${result.matchSeconds.toFixed(3)} s (${qps.toFixed(0)} queries/s), embedding ${result.embedSeconds.toFixed(1)} s${result.verifiedPairs === undefined ? '' : `; ${result.verifiedPairs} pairs verified in ${result.verifySeconds!.toFixed(1)} s`}; written to ${o.out}\n`);

@@ -100,7 +100,7 @@ async function hashes(items: Dataset['items'], kind: HashKind, label: string, qu
 
 function galleryImages(g: Gallery): Dataset['items'] {
   return g.items.map((it) => {
-    if (!it.path) throw new VisidError('E_INPUT', `gallery item has no image path to hash or verify`, { item: it.id });
+    if (!it.path) throw new VisidError('E_INPUT', `gallery item has no image path to hash or verify (copy-detect --no-verify matches descriptors alone)`, { item: it.id });
     return { id: it.id, path: path.isAbsolute(it.path) || !g.dataRoot ? it.path : path.join(g.dataRoot, it.path) };
   });
 }
@@ -137,7 +137,7 @@ async function verified(matches: CopyMatch[], o: CopyDetectOptions, refImages: D
   const queryPaths = new Map(queryImages.map((it) => [it.id, it.path]));
   const lookup = (paths: Map<string, string>, what: string) => (id: string) => {
     const p = paths.get(id);
-    if (!p) throw new VisidError('E_INPUT', `no image for ${what} id to verify`, { item: id });
+    if (!p) throw new VisidError('E_INPUT', `no image for ${what} id to verify (copy-detect --no-verify matches descriptors alone)`, { item: id });
     return p;
   };
   const v = await verifyMatches(matches, lookup(queryPaths, 'query'), lookup(refPaths, 'reference'), { quiet: o.quiet, threads: o.threads, refIds: [...refPaths.keys()], ...o.verify });

@@ -121,7 +121,10 @@ export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string
         return f;
       });
       p.done();
-      keypoints = KeypointVoteIndex.build(all, o.refIds, { threads });
+      // References without any keypoint (flat colour, tiny images) get no votes; with none at all there is nothing
+      // to vote for and the descriptor's candidates are verified alone.
+      if (all.some((f) => f.count > 0)) keypoints = KeypointVoteIndex.build(all, o.refIds, { threads });
+      else if (!o.quiet) process.stderr.write('keypoint candidates: no reference has keypoints; verifying the descriptor candidates only\n');
     }
     const queries = [...byQuery.keys()];
     const checked = o.onlyQueries ? queries.filter((q) => o.onlyQueries!.has(q)) : queries;
