@@ -63,7 +63,7 @@ export function copyDetectCommand(): Command {
     .addOption(new Option('--hash <kind>', 'classical baseline: perceptual hashes instead of descriptors').choices(['phash', 'dhash', 'blockhash']))
     .option('--verify <k>', 'local verification (keypoints + RANSAC) of each query’s top k matches; a verified pair scores its inlier count + ½ its descriptor score', positiveInt, 10)
     .option('--no-verify', 'descriptor (or hash) scores only: no local verification')
-    .option('--keypoint-candidates <n>', 'also verify the n references most of the query’s keypoints vote for (a keypoint index over the references)', positiveInt, 10)
+    .option('--keypoint-candidates <n>', 'also verify the n references most of the query’s keypoints vote for (a keypoint index over the references)', positiveInt, 20)
     .option('--no-keypoint-candidates', 'verify the descriptor’s top k only')
     .addOption(new Option('--verify-detector <kind>', 'keypoints for --verify: AKAZE (blur- and scale-robust) or ORB (faster)').choices(['akaze', 'orb']).default('akaze'))
     .option('--verify-side <px>', 'images are scaled (small ones enlarged) to fit this side before keypoints are found', positiveInt, 400)
