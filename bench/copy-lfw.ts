@@ -6,7 +6,8 @@
 // recall@P90, overall and per edit, so a user sees which edits still break a descriptor.
 // Usage: VISID_SHARED=../shared node dist/bench/copy-lfw.js [--references 5000] [--distractors 500]
 //        [--copies 1] [--background 2000] [--models photo,copy,<file.onnx>] [--multi-scale] [--seed 1] [--max-side 250]
-//        [--verify <k>] [--keypoint-candidates <n>] [--no-phash] [--query-stride <s>] [--reuse] [--save <dir>]   (--reuse keeps the benchmark and the galleries already embedded)
+//        [--verify <k>] [--keypoint-candidates <n>] [--no-phash] [--query-stride <s>] [--reuse] [--save <dir>]
+//        [--verify-features <n>] [--verify-threshold <t>]   (--reuse keeps the benchmark and the galleries already embedded)
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +73,9 @@ const keypointK = args['keypoint-candidates'] ? Number(args['keypoint-candidates
 const withVerify = async (name: string, o: Parameters<typeof copyDetect>[0]) => {
   report(name, (await copyDetect(o)).matches);
   if (!verifyK) return;
-  const r = await copyDetect({ ...o, verify: { topK: verifyK, keypointCandidates: keypointK, quiet: false, ...(stride > 1 ? { onlyQueries: subset } : {}) } });
+  // --verify-features n / --verify-threshold t: keypoints per image and AKAZE's threshold for the verification.
+  const featureOptions = { ...(args['verify-features'] ? { features: Number(args['verify-features']) } : {}), ...(args['verify-threshold'] ? { threshold: Number(args['verify-threshold']) } : {}) };
+  const r = await copyDetect({ ...o, verify: { topK: verifyK, keypointCandidates: keypointK, quiet: false, ...featureOptions, ...(stride > 1 ? { onlyQueries: subset } : {}) } });
   if (args['save']) {
     // --save dir: the verified matches (with their inlier counts) for offline study of the fusion.
     await fs.mkdir(String(args['save']), { recursive: true });

@@ -10,6 +10,8 @@ export interface FeatureOptions {
   maxSide: number;
   features: number;
   detector: LocalDetector;
+  /** AKAZE's response threshold (geometric-verification.ts' default when absent). */
+  threshold?: number;
 }
 
 /** Grey pixels of an image scaled to fit `maxSide` (enlarged or reduced). */

@@ -27,6 +27,8 @@ export interface LocalVerifyOptions {
   detector?: LocalDetector;
   /** Keypoints per image, the strongest (default 500). */
   features?: number;
+  /** AKAZE's detector threshold (default 0.0003; lower finds more keypoints, use with more `features`). */
+  threshold?: number;
   /** Also match the mirrored query (the descriptors are not mirror-invariant; default true). */
   mirror?: boolean;
   /**
@@ -103,7 +105,7 @@ async function inOrder<T, R>(items: T[], limit: number, fn: (item: T) => Promise
 export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string) => string, refPath: (id: string) => string, o: LocalVerifyOptions = {}): Promise<{ matches: CopyMatch[]; verifiedPairs: number; seconds: number }> {
   const t0 = performance.now();
   const topK = o.topK ?? 10;
-  const opts: FeatureOptions = { maxSide: o.maxSide ?? 400, features: o.features ?? 500, detector: o.detector ?? 'akaze' };
+  const opts: FeatureOptions = { maxSide: o.maxSide ?? 400, features: o.features ?? 500, detector: o.detector ?? 'akaze', ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) };
   const threads = o.threads ?? Math.min(4, os.availableParallelism());
   const verifier = new Verifier(threads);
   try {
