@@ -27,6 +27,8 @@ interface CopyDetectFlags {
   verifyMinInliers: number;
   verifyDetector: 'akaze' | 'orb';
   verifySide: number;
+  verifyFeatures: number;
+  verifyThreshold: number;
   out: string;
   truth?: string;
   model?: string;
@@ -67,6 +69,8 @@ export function copyDetectCommand(): Command {
     .option('--no-keypoint-candidates', 'verify the descriptor’s top k only')
     .addOption(new Option('--verify-detector <kind>', 'keypoints for --verify: AKAZE (blur- and scale-robust) or ORB (faster)').choices(['akaze', 'orb']).default('akaze'))
     .option('--verify-side <px>', 'images are scaled (small ones enlarged) to fit this side before keypoints are found', positiveInt, 400)
+    .option('--verify-features <n>', 'keypoints kept per image, the strongest', positiveInt, 500)
+    .option('--verify-threshold <t>', 'AKAZE’s detector threshold (lower: more keypoints, slower; use with more --verify-features)', positiveNumber, 0.0003)
     .option('--verify-min-inliers <n>', 'inliers a pair needs to count as verified (else it keeps its descriptor score)', positiveInt, 6)
     .requiredOption('-o, --out <matches.csv>', 'where to write the matches')
     .option('--truth <truth.csv>', 'also print µAP and recall@P90 against query_id,reference_id ground truth')
@@ -77,7 +81,7 @@ export function copyDetectCommand(): Command {
     .action(async (o: CopyDetectFlags) => {
       if (o.stretch && o.normalize) throw new Error('choose --stretch or --normalize, not both');
       const scoring: CopyScoring = o.stretch ? 'stretch' : o.normalize ? 'normalize' : 'raw';
-      const result = await copyDetect({ ...o, scoring, verify: o.verify ? { topK: o.verify, minInliers: o.verifyMinInliers, ...(o.keypointCandidates ? { keypointCandidates: o.keypointCandidates } : {}), detector: o.verifyDetector, maxSide: o.verifySide } : undefined });
+      const result = await copyDetect({ ...o, scoring, verify: o.verify ? { topK: o.verify, minInliers: o.verifyMinInliers, ...(o.keypointCandidates ? { keypointCandidates: o.keypointCandidates } : {}), detector: o.verifyDetector, maxSide: o.verifySide, features: o.verifyFeatures, threshold: o.verifyThreshold } : undefined });
       await writeFileAtomic(o.out, matchesCsv(result.matches));
       const qps = result.queries / Math.max(1e-9, result.matchSeconds);
       process.stderr.write(`${result.queries} queries × ${result.references} references → ${result.matches.length} pairs (${scoring}${o.hash ? `, ${o.hash}` : ''}); matching ${result.matchSeconds.toFixed(3)} s (${qps.toFixed(0)} queries/s), embedding ${result.embedSeconds.toFixed(1)} s${result.verifiedPairs === undefined ? '' : `; ${result.verifiedPairs} pairs verified in ${result.verifySeconds!.toFixed(1)} s`}; written to ${o.out}\n`);
