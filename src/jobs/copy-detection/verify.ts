@@ -25,9 +25,9 @@ export interface LocalVerifyOptions {
   maxSide?: number;
   /** Keypoint detector (default AKAZE: on the LFW copy benchmark it verified 94 % of copies against ORB's 84 %). */
   detector?: LocalDetector;
-  /** Keypoints per image, the strongest (default 500). */
+  /** Keypoints per image, the strongest (default 1000). */
   features?: number;
-  /** AKAZE's detector threshold (default 0.0003; lower finds more keypoints, use with more `features`). */
+  /** AKAZE's detector threshold (default 0.0001: on the LFW copy benchmark µAP 0.911 where 0.0003 with 500 keypoints gave 0.869, at 2.7 × the time). */
   threshold?: number;
   /** Also match the mirrored query (the descriptors are not mirror-invariant; default true). */
   mirror?: boolean;
@@ -105,7 +105,7 @@ async function inOrder<T, R>(items: T[], limit: number, fn: (item: T) => Promise
 export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string) => string, refPath: (id: string) => string, o: LocalVerifyOptions = {}): Promise<{ matches: CopyMatch[]; verifiedPairs: number; seconds: number }> {
   const t0 = performance.now();
   const topK = o.topK ?? 10;
-  const opts: FeatureOptions = { maxSide: o.maxSide ?? 400, features: o.features ?? 500, detector: o.detector ?? 'akaze', ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) };
+  const opts: FeatureOptions = { maxSide: o.maxSide ?? 400, features: o.features ?? 1000, detector: o.detector ?? 'akaze', threshold: o.threshold ?? 0.0001 };
   const threads = o.threads ?? Math.min(4, os.availableParallelism());
   const verifier = new Verifier(threads);
   try {
