@@ -1,16 +1,15 @@
 // `visid face`: verify two photos, enrol people into a gallery, identify faces, evaluate on LFW-style pairs.
 import { Command } from 'commander';
 import path from 'node:path';
-import sharp from 'sharp';
 import { VisidError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { createProgress } from '../../util/progress.js';
 import { readFolderDataset } from '../../data/folder.js';
 import { Gallery } from '../../index/gallery.js';
-import { GallerySearcher } from '../../search/gallery-search.js';
 import { balancedFoldOrder, cosineToSquaredDistance, evaluateVerification, rocSvg } from '../../eval/verification.js';
 import { readLfwPairFile, readCsvPairs, FacePair } from './pairs.js';
-import { cosine, faceEngine, facesOfPhotos, protocolFaces, verifyFiles, type FaceOptions } from './service.js';
+import { cosine, faceEngine, protocolFaces, verifyFiles, type FaceOptions } from './service.js';
+import { annotateFaces, enrolPhotos, identifyPhotos } from './identify.js';
 import { RECOGNIZER_NAMES, recognizerSpec } from './recognizers.js';
 import { positiveInt } from '../../cli/options.js';
 
@@ -89,30 +88,11 @@ function enrollCommand(): Command {
       for (const item of todo.filter((it) => !it.label)) process.stderr.write(`warning: ${item.id}: not in a person's folder, skipped\n`);
       const labelled = todo.filter((it) => it.label);
       const progress = createProgress({ label: 'enrol', total: labelled.length, unit: 'photos', quiet: o.quiet });
-      const found = await facesOfPhotos(engine, labelled.map((it) => it.path), optionsOf(o), (n) => progress.tick(n));
-      const dim = engine.recognizer.dim;
-      const vectors: Float32Array[] = [];
-      const items: { id: string; label?: string; path: string }[] = [];
-      labelled.forEach((item, i) => {
-        const r = found[i]!;
-        if (r instanceof Error) process.stderr.write(`warning: ${r.message}, skipped\n`);
-        else if (r.faces.length !== 1) process.stderr.write(`warning: ${item.id}: ${r.faces.length === 0 ? 'no face' : `${r.faces.length} faces`} found, skipped\n`);
-        else {
-          vectors.push(r.faces[0]!.embedding);
-          items.push({ id: item.id, label: item.label, path: item.id });
-        }
-      });
+      const r = await enrolPhotos(engine, o.out, labelled.map((it) => ({ id: it.id, label: it.label!, path: it.path })), { options: optionsOf(o), views: viewsOf(o), dataRoot: dataset.root, onDone: (n) => progress.tick(n) });
+      for (const s of r.skipped) process.stderr.write(`warning: ${s.reason}, skipped\n`);
       progress.done();
-      if (items.length > 0) {
-        gallery ??= await Gallery.create(o.out, {
-          dim,
-          dataRoot: dataset.root,
-          model: { id: engine.modelId, name: engine.recognizer.modelName, config: { kind: 'face', recognizer: engine.recognizer.name, views: viewsOf(o), threshold: engine.recognizer.threshold } },
-        });
-        const all = new Float32Array(items.length * dim);
-        vectors.forEach((v, i) => all.set(v, i * dim));
-        await gallery.append(all, items);
-      }
+      gallery = r.gallery;
+      const items = r.enrolled;
       const people = new Set(gallery?.items.map((i) => i.label));
       process.stdout.write(`enrolled ${items.length} photos; gallery ${o.out} holds ${gallery?.count ?? 0} photos of ${people.size} people\n`);
     });
@@ -129,30 +109,13 @@ function identifyCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (dir: string, photo: string, o: DetectFlags & { k: number; threshold?: number; annotate?: string; json?: boolean }) => {
       const gallery = await Gallery.open(dir);
-      const config = (gallery.model.config ?? {}) as { kind?: string; recognizer?: string; views?: string; threshold?: number };
-      if (config.kind !== 'face') throw new VisidError('E_GALLERY', 'not a face gallery (make one with visid face enroll)', { item: dir });
-      const engine = await faceEngine(config.recognizer);
-      if (gallery.model.id !== engine.modelId) throw new VisidError('E_GALLERY', `not a face gallery made with this face model (${gallery.model.id})`, { item: dir });
-      const threshold = o.threshold ?? config.threshold ?? engine.recognizer.threshold;
-      // Queries are embedded with the gallery's views, whatever flags are given here.
-      const views = config.views === 'single' ? { single: true } : config.views === 'flip' ? { flip: true, zooms: [1] } : {};
-      const [r] = await facesOfPhotos(engine, [photo], { ...optionsOf(o), ...views });
+      const identified = await identifyPhotos(gallery, [photo], { k: o.k, threshold: o.threshold, options: optionsOf(o), name: dir });
+      const [r] = identified.photos;
       if (r instanceof Error) throw r;
-      const searcher = await GallerySearcher.create(gallery);
-      const results = [];
-      for (const face of r!.faces) {
-        const [labels] = await searcher.searchLabels(face.embedding, { k: o.k });
-        const best = labels![0];
-        results.push({
-          box: face.box,
-          detectionScore: face.score,
-          identity: best && best.score >= threshold ? best.label : 'unknown',
-          candidates: labels!.map((l) => ({ identity: l.label, score: l.score, id: l.id })),
-        });
-      }
-      await searcher.close();
-      if (o.annotate) await annotate(photo, results, o.annotate);
-      if (o.json) process.stdout.write(JSON.stringify({ photo, threshold, recognizer: engine.recognizer.name, faces: results }, null, 2) + '\n');
+      const { threshold } = identified;
+      const results = r!.faces;
+      if (o.annotate) await annotateFaces(photo, results, o.annotate);
+      if (o.json) process.stdout.write(JSON.stringify({ photo, threshold, recognizer: identified.recognizer, faces: results }, null, 2) + '\n');
       else {
         if (results.length === 0) process.stdout.write(`${photo}: no face found\n`);
         results.forEach((res, i) => {
@@ -162,23 +125,6 @@ function identifyCommand(): Command {
         });
       }
     });
-}
-
-/** Draws boxes and names onto the (EXIF-oriented) photo with an SVG overlay. */
-async function annotate(photo: string, faces: Array<{ box: { x: number; y: number; width: number; height: number }; identity: string }>, out: string): Promise<void> {
-  const base = sharp(photo).autoOrient();
-  const { width, height } = await base.clone().toBuffer({ resolveWithObject: true }).then((r) => r.info);
-  const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  const stroke = Math.max(2, Math.round(Math.min(width, height) / 250));
-  const shapes = faces.map((f) => {
-    const colour = f.identity === 'unknown' ? '#e67e22' : '#27ae60';
-    const fs = Math.max(12, Math.round(f.box.height / 6));
-    return `<rect x="${f.box.x}" y="${f.box.y}" width="${f.box.width}" height="${f.box.height}" fill="none" stroke="${colour}" stroke-width="${stroke}"/>` +
-      `<text x="${f.box.x}" y="${Math.max(fs, f.box.y - stroke * 2)}" font-family="sans-serif" font-size="${fs}" fill="${colour}" stroke="black" stroke-width="0.5">${esc(f.identity)}</text>`;
-  });
-  const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join('')}</svg>`);
-  const png = await base.composite([{ input: svg, top: 0, left: 0 }]).png().toBuffer();
-  await writeFileAtomic(out, png);
 }
 
 function evalPairsCommand(name: string, description: string, read: (o: { pairs: string; root: string; folds: number }) => Promise<{ pairs: FacePair[]; balance: boolean }>): Command {
