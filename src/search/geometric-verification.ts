@@ -123,7 +123,24 @@ function plausibleHomography(h: Float64Array): boolean {
  * when strict) that a RANSAC homography keeps as inliers; 0 when fewer than 8 matches survive the ratio test.
  */
 export async function verifiedMatches(a: LocalFeatures, b: LocalFeatures, o: VerifyOptions = {}): Promise<number> {
-  if (a.count < 8 || b.count < 8) return 0;
+  return (await verify(a, b, o, false)).inliers;
+}
+
+/** The inlier matches themselves, for drawing: `pairs` holds ax, ay, bx, by per inlier (in the features' pixels). */
+export interface InlierMatches {
+  inliers: number;
+  pairs: Float32Array;
+}
+
+/** `verifiedMatches` with the inlier correspondences it counted (the same count). */
+export function verifiedMatchPairs(a: LocalFeatures, b: LocalFeatures, o: VerifyOptions = {}): Promise<InlierMatches> {
+  return verify(a, b, o, true);
+}
+
+const NONE: InlierMatches = { inliers: 0, pairs: new Float32Array(0) };
+
+async function verify(a: LocalFeatures, b: LocalFeatures, o: VerifyOptions, keepPairs: boolean): Promise<InlierMatches> {
+  if (a.count < 8 || b.count < 8) return NONE;
   if (a.bytes !== b.bytes) throw new VisidError('E_DIM', `local features of ${a.bytes} and ${b.bytes} bytes cannot be matched (different detectors)`);
   const { cv } = await loadOpenCv();
   const ratio = o.ratio ?? 0.8;
@@ -176,17 +193,23 @@ export async function verifiedMatches(a: LocalFeatures, b: LocalFeatures, o: Ver
       dst.push(bx, by);
     }
     const good = src.length / 2;
-    if (good < 8) return 0;
+    if (good < 8) return NONE;
     const s = cv.matFromArray(good, 1, cv.CV_32FC2, src);
     const d = cv.matFromArray(good, 1, cv.CV_32FC2, dst);
     const inliers = new cv.Mat();
     held.push(s, d, inliers);
     const h = cv.findHomography(s, d, cv.RANSAC, o.reprojection ?? 6, inliers);
     held.push(h);
-    if (h.empty() || (strict && !plausibleHomography(h.data64F as Float64Array))) return 0;
+    if (h.empty() || (strict && !plausibleHomography(h.data64F as Float64Array))) return NONE;
     let count = 0;
     for (let i = 0; i < inliers.rows; i++) if (inliers.data[i]) count++;
-    return count;
+    if (!keepPairs) return { inliers: count, pairs: NONE.pairs };
+    const pairs = new Float32Array(4 * count);
+    for (let i = 0, k = 0; i < inliers.rows; i++) {
+      if (!inliers.data[i]) continue;
+      pairs.set([src[2 * i]!, src[2 * i + 1]!, dst[2 * i]!, dst[2 * i + 1]!], 4 * k++);
+    }
+    return { inliers: count, pairs };
   } finally {
     for (const m of held) m.delete();
   }

@@ -57,6 +57,11 @@ export function verifiedScore(score: number, inliers: number, o: Pick<LocalVerif
   return inliers < (o.minInliers ?? 6) ? score : inliers + (o.descriptorWeight ?? 0.5) * score;
 }
 
+/** The keypoints verification finds (the defaults above filled in). */
+export function featureOptionsOf(o: Pick<LocalVerifyOptions, 'maxSide' | 'features' | 'detector' | 'threshold'> = {}): FeatureOptions {
+  return { maxSide: o.maxSide ?? 400, features: o.features ?? 1000, detector: o.detector ?? 'akaze', threshold: o.threshold ?? 0.0001 };
+}
+
 type Features = { plain: LocalFeatures; mirror?: LocalFeatures };
 
 /** Keypoints and matching, in worker threads when there are several cores, else in this thread. */
@@ -105,7 +110,7 @@ async function inOrder<T, R>(items: T[], limit: number, fn: (item: T) => Promise
 export async function verifyMatches(matches: CopyMatch[], queryPath: (id: string) => string, refPath: (id: string) => string, o: LocalVerifyOptions = {}): Promise<{ matches: CopyMatch[]; verifiedPairs: number; seconds: number }> {
   const t0 = performance.now();
   const topK = o.topK ?? 10;
-  const opts: FeatureOptions = { maxSide: o.maxSide ?? 400, features: o.features ?? 1000, detector: o.detector ?? 'akaze', threshold: o.threshold ?? 0.0001 };
+  const opts = featureOptionsOf(o);
   const threads = o.threads ?? Math.min(4, os.availableParallelism());
   const verifier = new Verifier(threads);
   try {
