@@ -58,7 +58,7 @@ export function indexCommand(): Command {
     .option('--fusion <mode>', 'how to fuse views: avg, sum, max, min', fusionMode, 'avg')
     .option('--darken <factor>', 'scale every pixel by this factor, here and for every query of the gallery (seed 001 §4.1: 0.15)', positiveNumber)
     .option('--chunk <n>', 'images committed to the gallery at a time', positiveInt, 2048)
-    .option('--skip-bad', 'skip unreadable images (listed at the end) instead of stopping')
+    .option('--skip-bad', 'skip what cannot or must not be read (a corrupt or unreadable image, a FIFO, socket or device, a link leading outside the data root, a manifest row whose file is missing), a warning line each and a count at the end, instead of stopping')
     .option('--max-pixels <n>', 'refuse images with more pixels than this', positiveInt)
     .option('--queue <redis-url>', 'distribute: enqueue batches on this Redis (BullMQ) for `visid worker`s to embed and commit; waits until all are in')
     .option('--job-items <n>', 'with --queue: items per job', positiveInt, 256)
@@ -67,7 +67,18 @@ export function indexCommand(): Command {
     .option('-q, --quiet', 'no progress output');
   withCardFlags(cmd);
   return cmd.action(async (data: string, o: IndexFlags) => {
-    const dataset = await loadDataset(data, { root: o.root });
+    // Entries refused while listing the data set are named at once (nothing was opened for them); images that fail
+    // to decode are named after the progress display.
+    let refused = 0;
+    const dataset = await loadDataset(data, {
+      root: o.root,
+      onRefused: o.skipBad
+        ? (_item, err) => {
+            refused++;
+            process.stderr.write(`skipped ${err.message}\n`);
+          }
+        : undefined,
+    });
     const embedder = await Embedder.load(await resolveModel(o.model), { card: cardFromFlags(o), threads: o.threads, workers: o.workers });
     const bad: string[] = [];
     let progress = createProgress({ label: 'index', total: 0, unit: 'img', quiet: true });
@@ -95,7 +106,7 @@ export function indexCommand(): Command {
         });
         progress.done();
         for (const f of summary.failed) process.stderr.write(`job ${f.job} failed: ${f.error}\n`);
-        process.stdout.write(`${summary.galleries.length === 1 ? `gallery ${summary.galleries[0]}` : `${summary.galleries.length} shards in ${o.out}`}: ${summary.enqueued} queued in ${summary.jobs} jobs, ${summary.alreadyIndexed} already there, ${summary.failed.length} jobs failed\n`);
+        process.stdout.write(`${summary.galleries.length === 1 ? `gallery ${summary.galleries[0]}` : `${summary.galleries.length} shards in ${o.out}`}: ${summary.enqueued} queued in ${summary.jobs} jobs, ${summary.alreadyIndexed} already there, ${summary.failed.length} jobs failed${refused > 0 ? `, ${refused} skipped` : ''}\n`);
         if (summary.failed.length > 0) throw new VisidError('E_INPUT', `${summary.failed.length} of ${summary.jobs} jobs failed (see above); run the command again to retry them`);
         await applyIndex();
       } finally {
@@ -114,13 +125,13 @@ export function indexCommand(): Command {
           progress = createProgress({ label: 'index', total: todo, unit: 'img', quiet: o.quiet });
         },
         onProgress: (n) => progress.tick(n),
-        onSkip: (item, err) => bad.push(`${item.id}: ${err.message}`),
+        onSkip: (item, err) => bad.push(err instanceof VisidError && err.item ? err.message : `${item.id}: ${err.message}`),
       });
       progress.done();
       await applyIndex();
       for (const line of bad) process.stderr.write(`skipped ${line}\n`);
       process.stdout.write(
-        `gallery ${o.out}: ${summary.added} added, ${summary.alreadyIndexed} already there, ${summary.skippedBad} skipped, ` +
+        `gallery ${o.out}: ${summary.added} added, ${summary.alreadyIndexed} already there, ${summary.skippedBad + refused} skipped, ` +
           `model ${embedder.card.name} (${embedder.dim ?? '?'}-d)\n`,
       );
     } finally {

@@ -31,7 +31,7 @@ async function rowToItem(row: Row, root: string, where: string): Promise<Item> {
   if (!rel) throw new VisidError('E_DATASET', `row has no 'path'`, { item: where });
   const file = await resolveInsideRoot(root, rel, where);
   const stat = await fs.stat(file);
-  if (!stat.isFile()) throw new VisidError('E_DATASET', `'${rel}' is not a file`, { item: where });
+  if (!stat.isFile()) throw new VisidError('E_DATASET', `'${rel}' is not a regular file (a folder, device, FIFO or socket)`, { item: where });
   const item: Item = { id: itemId(root, file), path: file };
 
   const label = optionalString(row, 'label', where);
@@ -118,7 +118,15 @@ async function* jsonlRows(file: string): AsyncGenerator<{ row: Row; line: number
  * Reads a manifest (`.csv`, or `.jsonl`/`.ndjson`). Paths are relative to `root`, which defaults to the
  * manifest's folder. Errors name the manifest file and line.
  */
-export async function readManifestDataset(file: string, root?: string): Promise<Dataset> {
+export interface ReadManifestOptions {
+  /**
+   * Called for each row that cannot or must not be read (its file missing, outside the root, not a regular file, a
+   * field out of range), which is then left out; "file:line" names it. Without it the first such row stops the read.
+   */
+  onRefused?: (item: string, error: VisidError) => void;
+}
+
+export async function readManifestDataset(file: string, root?: string, options: ReadManifestOptions = {}): Promise<Dataset> {
   const absFile = path.resolve(file);
   const absRoot = path.resolve(root ?? path.dirname(absFile));
   try {
@@ -134,7 +142,14 @@ export async function readManifestDataset(file: string, root?: string): Promise<
   const seen = new Map<string, number>();
   for await (const { row, line } of rows) {
     const where = `${absFile}:${line}`;
-    const item = await rowToItem(row, absRoot, where);
+    let item: Item;
+    try {
+      item = await rowToItem(row, absRoot, where);
+    } catch (err) {
+      if (!options.onRefused || !(err instanceof VisidError)) throw err;
+      options.onRefused(where, err);
+      continue;
+    }
     const first = seen.get(item.id);
     if (first !== undefined) throw new VisidError('E_DUPLICATE', `duplicate id '${item.id}' (first on line ${first})`, { item: where });
     seen.set(item.id, line);

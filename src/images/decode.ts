@@ -57,6 +57,11 @@ export async function assertRasterFormat(image: import("sharp").Sharp, name: str
   if (format && !RASTER_FORMATS.has(format)) throw new VisidError('E_IMAGE', `${format.toUpperCase()} is not accepted: send a raster image (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF)`, { item: name });
 }
 
+/** libvips repeats its complaints over several lines; an error is one line (each distinct complaint once). */
+function oneLine(message: string): string {
+  return [...new Set(message.split(/\s*\n\s*/).filter((l) => l.length > 0))].join('; ');
+}
+
 export async function decodeRgb(input: string | Uint8Array, options: DecodeOptions = {}): Promise<RgbImage> {
   const name = options.name ?? (typeof input === 'string' ? input : '<buffer>');
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
@@ -87,6 +92,6 @@ export async function decodeRgb(input: string | Uint8Array, options: DecodeOptio
     if (/ENOENT|no such file|Input file is missing/i.test(message)) {
       throw new VisidError('E_NOT_FOUND', 'image file does not exist', { item: name, cause: err });
     }
-    throw new VisidError('E_IMAGE', `cannot decode image (corrupt, truncated or unsupported): ${message}`, { item: name, cause: err });
+    throw new VisidError('E_IMAGE', `cannot decode image (corrupt, truncated or unsupported): ${oneLine(message)}`, { item: name, cause: err });
   }
 }
