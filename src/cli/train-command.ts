@@ -93,7 +93,7 @@ export function trainCommand(): Command {
       const merged = mergeFlags(raw, data ? path.resolve(data) : undefined, { ...f, out: f.out ? path.resolve(f.out) : undefined, backbone: f.backbone ? path.resolve(f.backbone) : undefined });
       if (!merged.out && typeof merged.data === 'string') merged.out = path.resolve('runs', path.basename(merged.data as string));
       const config = validateConfig(merged, f.config ?? 'command line', baseDir);
-      process.stderr.write(`training ${config.model.type === 'head' ? `a ${config.model.kind ?? 'fc-bn'} head on ${config.model.backbone}` : config.model.type === 'pretrained' ? `${config.model.backbone} (${config.model.trainable ?? 'last-2-blocks'}) + GeM + head` : 'a residual CNN'} with ${config.loss.name} for ${config.epochs} epochs -> ${config.out}\n`);
+      if (!f.quiet) process.stderr.write(`training ${config.model.type === 'head' ? `a ${config.model.kind ?? 'fc-bn'} head on ${config.model.backbone}` : config.model.type === 'pretrained' ? `${config.model.backbone} (${config.model.trainable ?? 'last-2-blocks'}) + GeM + head` : 'a residual CNN'} with ${config.loss.name} for ${config.epochs} epochs -> ${config.out}\n`);
       // Ctrl-C stops between batches with the finished epochs checkpointed; a second Ctrl-C exits at once.
       let stop = false;
       const onSigint = () => {

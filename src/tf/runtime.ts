@@ -6,6 +6,20 @@ import { registerWasmTrainingKernels } from './wasm-kernels.js';
 
 const require = createRequire(import.meta.url);
 
+/**
+ * TensorFlow.js writes to the console from library code: a "Hi, looks like you are running TensorFlow.js in Node.js"
+ * banner the first time its CPU backend holds data, and notes such as "backend was already registered". A visid
+ * command prints only its own results, progress and errors, so tfjs' console output goes through its PROD flag, which
+ * gates nothing but tfjs' own `warn`/`log` (tfjs' `enableProdMode` also clears DEBUG, already off by default).
+ * VISID_TF_WARNINGS=1 keeps them, for debugging tfjs itself.
+ */
+export function quietTensorFlow(env: { set(flag: string, value: boolean): void } = tf.env()): void {
+  if (process.env.VISID_TF_WARNINGS === '1') return;
+  env.set('PROD', true);
+}
+
+quietTensorFlow();
+
 export type TrainBackend = 'tensorflow' | 'wasm' | 'cpu';
 
 export { tf };

@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as FaceApi from '@vladmandic/face-api';
+import { quietTensorFlow } from '../../tf/runtime.js';
 
 const require = createRequire(import.meta.url);
 
@@ -23,7 +24,9 @@ export function loadFaceApi(): Promise<FaceApiModule> {
     const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
     require('@tensorflow/tfjs-backend-wasm');
     // face-api's bundled typings omit tfjs' engine functions; they are there at run time.
-    const tf = faceapi.tf as unknown as { setBackend(name: string): Promise<boolean>; ready(): Promise<void> };
+    const tf = faceapi.tf as unknown as { setBackend(name: string): Promise<boolean>; ready(): Promise<void>; env(): { set(flag: string, value: boolean): void } };
+    // face-api's tfjs is the same module as visid's in this install, but a second copy would have its own flags.
+    quietTensorFlow(tf.env());
     await tf.setBackend('wasm');
     await tf.ready();
     const dir = faceModelDir();
