@@ -44,6 +44,13 @@ module.exports = {
       to: { path: '^src/', pathNot: [`^src/(${ENGINE_FOLDERS.join('|')})/`, '^src/jobs/$1/', '^src/cli/options\\.ts$'] },
     },
     {
+      name: 'nothing-imports-the-api-barrel',
+      comment: 'src/api.ts re-exports the library for its users; no module of src/ imports it (each imports the module it needs)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/api\\.ts$' },
+      to: { path: '^src/api\\.ts$' },
+    },
+    {
       name: 'server-does-not-use-the-cli',
       comment: 'the HTTP server composes the engine and the jobs; the command line is a sibling, not a layer below it',
       severity: 'error',

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Gallery } from '../src/index.js';
+import { Gallery } from '../src/api.js';
 import { formatIndexSpec, parseIndexSpec } from '../src/index/ann.js';
 import { GallerySearcher } from '../src/search/gallery-search.js';
 import { encodeNpy } from '../src/formats/npy.js';

@@ -46,6 +46,9 @@ test('the architecture rules catch a wrong-way import, a type-only circle, a job
     'src/jobs/faces/faces.ts': "import { step } from '../../train/step.js';\nexport const faces = () => step();\n",
     // An import left behind by a move.
     'src/search/exact.ts': "import { gone } from '../index/moved-away.js';\nexport const exact = () => gone;\n",
+    // The package entry re-exports the library; a module of src/ importing it instead of the module it needs.
+    'src/api.ts': "export { step } from './train/step.js';\n",
+    'src/eval/metric.ts': "import { step } from '../api.js';\nexport const metric = () => step();\n",
   };
   for (const [file, text] of Object.entries(files)) {
     await fs.mkdir(path.dirname(path.join(dir, file)), { recursive: true });
@@ -58,6 +61,7 @@ test('the architecture rules catch a wrong-way import, a type-only circle, a job
     'util-imports-downstream-only: src/util/helper.ts → src/train/step.ts',
     'jobs-use-the-engine-not-each-other: src/jobs/geo/recipe.ts → src/jobs/faces/faces.ts',
     'not-to-unresolvable: src/search/exact.ts → ../index/moved-away.js',
+    'nothing-imports-the-api-barrel: src/eval/metric.ts → src/api.ts',
   ];
   for (const e of expected) assert.ok(found.has(e), `expected "${e}" among:\n${[...found].join('\n')}`);
   // A circle is reported from whichever of its modules the cruiser reaches first.

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Gallery, readNpy } from '../src/index.js';
+import { Gallery, readNpy } from '../src/api.js';
 import { assertClose, expectedColourDescriptor, tempDir, writeChannelMeanModel, writeSolid } from './helpers.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/visid.js');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
 // The package root's API, as the issue asks (the functions live in src/eval/copy-detection.ts).
-import { microAveragePrecision, recallAtPrecision, thresholdAtPrecision, matchesCsv, readMatchesCsv, readTruthCsv, type CopyMatch } from '../src/index.js';
+import { microAveragePrecision, recallAtPrecision, thresholdAtPrecision, matchesCsv, readMatchesCsv, readTruthCsv, type CopyMatch } from '../src/api.js';
 import { stretchFactors, stretchedScore, stretchDescriptors, normalizedScore } from '../src/search/stretch.js';
 import { matchCopies } from '../src/jobs/copy-detection/match.js';
 import { dct1d, dhashBits, hammingDistance, perceptualHash } from '../src/models/perceptual-hash.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { loadDataset, readFolderDataset, readManifestDataset, VisidError } from '../src/index.js';
+import { loadDataset, readFolderDataset, readManifestDataset, VisidError } from '../src/api.js';
 import { tempDir, writeSolid } from './helpers.js';
 
 test('folder per label: ids are relative paths, labels are folder names, order is stable', async (t) => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { buildUntrainedModel, UNTRAINED_MODEL_NAME, Embedder } from '../src/index.js';
+import { buildUntrainedModel, UNTRAINED_MODEL_NAME, Embedder } from '../src/api.js';
 import { UNTRAINED_MAP_MODEL_NAME } from '../src/models/default-model.js';
 import { PACKAGE_MODELS_DIR, untrainedModelPath } from '../src/models/default-files.js';
 import { tempDir, writeSolid } from './helpers.js';

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Gallery } from '../src/index.js';
+import { Gallery } from '../src/api.js';
 import { loadDataset } from '../src/data/load.js';
 import { shardOf } from '../src/pipeline/distributed-index.js';
 import { writeChannelMeanModel, writeSolid } from './helpers.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { Embedder, OnnxGraph, VisidError } from '../src/index.js';
+import { Embedder, OnnxGraph, VisidError } from '../src/api.js';
 import { assertClose, expectedColourDescriptor, tempDir, writeChannelMeanModel, writeSolid } from './helpers.js';
 
 test('descriptors of solid colours equal the hand-computed normalised channel means', async (t) => {

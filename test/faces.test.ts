@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { decodeRgb, VisidError } from '../src/index.js';
+import { decodeRgb, VisidError } from '../src/api.js';
 import { readCsvPairs, readLfwPairs } from '../src/jobs/faces/pairs.js';
 import { faceEngine, singleFace, verifyFiles } from '../src/jobs/faces/service.js';
 import type { FaceEngine } from '../src/jobs/faces/engine.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/server/app.js';
-import { Gallery, VisidError } from '../src/index.js';
+import { Gallery, VisidError } from '../src/api.js';
 import { readManifestDataset } from '../src/data/manifest.js';
 import { decodeNpy, encodeNpy } from '../src/formats/npy.js';
 import { validateCard } from '../src/models/model-card.js';

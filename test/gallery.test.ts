@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { decodeNpy, encodeNpy, Gallery, readNpy, VisidError } from '../src/index.js';
+import { decodeNpy, encodeNpy, Gallery, readNpy, VisidError } from '../src/api.js';
 import { tempDir } from './helpers.js';
 
 const model = { id: 'test-model', name: 'test' };
@@ -117,7 +117,7 @@ test('a live lock blocks writers; a lock left by a dead process is taken over', 
 test('six processes appending to one gallery at once: every row committed once, nothing corrupt', { timeout: 120_000 }, async (t) => {
   const dir = path.join(tempDir(t), 'g');
   await Gallery.create(dir, { dim: 2, model });
-  const index = new URL('../src/index.js', import.meta.url).href;
+  const index = new URL('../src/api.js', import.meta.url).href;
   // Each writer retries what a busy gallery answers (held lock, or a commit by another writer since it opened).
   const writer = `
     const { Gallery } = await import(${JSON.stringify(index)});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EARTH_RADIUS_M, fuseDescriptors, geoDistanceMeters, geoPositives, haversineMeters, l2NormalizeRows } from '../src/index.js';
+import { EARTH_RADIUS_M, fuseDescriptors, geoDistanceMeters, geoPositives, haversineMeters, l2NormalizeRows } from '../src/api.js';
 import { assertClose } from './helpers.js';
 
 test('haversine: one degree of latitude is 2πR/360 on the sphere', () => {

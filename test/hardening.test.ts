@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, redactPaths } from '../src/server/app.js';
-import { Gallery } from '../src/index.js';
+import { Gallery } from '../src/api.js';
 import { encodeNpy } from '../src/formats/npy.js';
 import { printable } from '../src/cli/search-command.js';
 import { writeChannelMeanModel, writeColourGallery, writeSolid } from './helpers.js';

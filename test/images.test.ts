@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { decodeRgb, ImagePool, preprocessImage, rgbToTensor, VisidError } from '../src/index.js';
-import type { PreprocessSpec } from '../src/index.js';
+import { decodeRgb, ImagePool, preprocessImage, rgbToTensor, VisidError } from '../src/api.js';
+import type { PreprocessSpec } from '../src/api.js';
 import { assertClose, tempDir, writeSolid } from './helpers.js';
 
 const RGB: [number, number, number] = [200, 100, 50];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Gallery } from '../src/index.js';
+import { Gallery } from '../src/api.js';
 import { IvfPqIndex, parseIndexSpec, rowsInMemory, type IvfPqSpec } from '../src/index/ann.js';
 import { kmeans, ProductQuantizer, CentroidSearch, sampleIndices, seededRandom } from '../src/index/quantizers.js';
 import { innerProductTable, TopHeap } from '../src/index/ivfpq-scan.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { averagePrecision, mapAtK, meanAveragePrecision, precisionAtK, recallAtK } from '../src/index.js';
+import { averagePrecision, mapAtK, meanAveragePrecision, precisionAtK, recallAtK } from '../src/api.js';
 import { VisidError } from '../src/util/errors.js';
 
 test('mapAtK: 1/rank of the first correct label within k, else 0 (Kaggle MAP@5)', () => {

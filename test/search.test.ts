@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { evaluateRetrieval, ExactIndex, Gallery, GallerySearcher, labelVoting, mulberry32, parseMetrics, uniqueLabelRanking, VisidError } from '../src/index.js';
-import type { Metric } from '../src/index.js';
+import { evaluateRetrieval, ExactIndex, Gallery, GallerySearcher, labelVoting, mulberry32, parseMetrics, uniqueLabelRanking, VisidError } from '../src/api.js';
+import type { Metric } from '../src/api.js';
 import { tempDir } from './helpers.js';
 
 function randomMatrix(rows: number, dim: number, seed: number): Float32Array {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/server/app.js';
-import { Gallery, VisidError } from '../src/index.js';
+import { Gallery, VisidError } from '../src/api.js';
 import { expectedColourDescriptor, writeColourGallery, writeSolid } from './helpers.js';
 
 const TOKEN = 'test-token-123';

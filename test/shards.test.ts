@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/server/app.js';
 import { buildRouter, mergeShardResults, parseShards } from '../src/server/router.js';
-import { Gallery } from '../src/index.js';
+import { Gallery } from '../src/api.js';
 import { gaussian, mulberry32 } from '../src/util/random.js';
 import { l2NormalizeRows } from '../src/util/vectors.js';
 

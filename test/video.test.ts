@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
-import { labelRankingAveragePrecision } from '../src/index.js';
+import { labelRankingAveragePrecision } from '../src/api.js';
 import { f1Thresholds } from '../src/eval/multilabel.js';
 import { ladiLabelSet, readLabelSet, classIndex, noneClassWeights } from '../src/jobs/video/label-set.js';
 import { readSoftLabels, splitLabelCell } from '../src/jobs/video/annotations.js';
