@@ -4,7 +4,8 @@
 
 /**
  * Engine folders in pipeline order; each may import itself and the folders listed (everything else in src/ is out
- * of bounds). Jobs may import any engine folder, pipeline/ and demo/; the CLI and server compose everything.
+ * of bounds). Jobs may import any engine folder, pipeline/ and demo/; tour/ (the real-photo demo) composes the engine and
+ * several jobs; the CLI and server compose everything.
  */
 const ENGINE = {
   util: [],
@@ -49,6 +50,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/api\\.ts$' },
       to: { path: '^src/api\\.ts$' },
+    },
+    {
+      name: 'tour-composes-the-jobs-not-the-cli',
+      comment: 'src/tour/ (visid demo on real photos) composes the engine, pipeline/, demo/ and several jobs; the CLI and the server call it, it calls neither (nothing below it may import it: the layer and job rules say so)',
+      severity: 'error',
+      from: { path: '^src/tour/' },
+      to: { path: '^src/(cli|server)/' },
     },
     {
       name: 'server-does-not-use-the-cli',
