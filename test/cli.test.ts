@@ -233,7 +233,7 @@ test('every command has --help', async () => {
 
 test('visid demo runs the main job on the embedded default model', async (t) => {
   const dir = tempDir(t);
-  const res = await visid(['demo', '--out', path.join(dir, 'demo'), '--per-class', '20']);
+  const res = await visid(['demo', 'fashion-mnist', '--out', path.join(dir, 'demo'), '--per-class', '20']);
   assert.equal(res.code, 0, res.stderr);
   assert.match(res.stdout, /model: visid-fashion-mnist-resnet-v2/);
   assert.match(res.stdout, /indexed 200 gallery images/);
