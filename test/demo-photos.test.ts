@@ -49,7 +49,7 @@ test('visid demo: faces identified (strangers unknown), copies found with inlier
   const seconds = (Date.now() - started) / 1000;
   assert.equal(res.code, 0, res.stderr);
   t.diagnostic(`visid demo took ${seconds.toFixed(1)} s`);
-  for (const step of ['1. photos: 17 real photos of 8 people', '2. faces: enrolled 5 people', '3. copies: 5 edited copies', '4. photo search:', '5. report:']) assert.ok(res.stdout.includes(step), `${step}\n${res.stdout}`);
+  for (const step of ['1. photos: 17 real photos of 8 people', '2. faces: enrolling 5 people', '3. copies: 5 edited copies', '4. photo search:', '5. report:']) assert.ok(res.stdout.includes(step), `${step}\n${res.stdout}`);
   const r = JSON.parse(await fs.readFile(path.join(out, 'results.json'), 'utf8')) as PhotoDemoResult;
 
   // Faces (measured: the enrolled people's other photos score 0.937–0.989 against the threshold 0.915, the three

@@ -94,12 +94,12 @@ export async function runPhotoDemo(o: PhotoDemoOptions): Promise<PhotoDemoResult
   const tFaces = performance.now();
   const engine = await faceEngine(undefined, o.threads);
   const enrol = photos.filter((p) => p.role === 'enrol');
+  log(`2. faces: enrolling ${enrol.length} people from one photo each (${enrol.map((p) => `${nameOf(p.person)}: ${p.file}`).join(', ')}) with ${engine.recognizer.modelName}; identifying ${photos.filter((p) => p.role === 'identify').length} other photos, "unknown" below cosine ${engine.recognizer.threshold}\n`);
   const enrolled = await enrolPhotos(engine, path.join(dirs.galleries, 'faces'), enrol.map((p) => ({ id: p.file, label: nameOf(p.person), path: at(p.file) })), { dataRoot: dirs.photos });
   if (enrolled.skipped.length > 0 || !enrolled.gallery) throw new VisidError('E_INPUT', `demo photos not enrolled: ${enrolled.skipped.map((s) => s.reason).join('; ')}`);
   const enrolledPeople = new Set(enrol.map((p) => p.person));
   const toIdentify = photos.filter((p) => p.role === 'identify');
   const identified = await identifyPhotos(enrolled.gallery, toIdentify.map((p) => at(p.file)), { k: 3 });
-  log(`2. faces: enrolled ${enrol.length} people from one photo each (${[...enrolledPeople].map(nameOf).join(', ')}) with ${engine.recognizer.modelName}; identifying ${toIdentify.length} other photos, "unknown" below cosine ${identified.threshold}\n`);
   const faces: IdentifiedPhoto[] = [];
   for (const [i, p] of toIdentify.entries()) {
     const r = identified.photos[i]!;
@@ -121,17 +121,24 @@ export async function runPhotoDemo(o: PhotoDemoOptions): Promise<PhotoDemoResult
 
   // Copy detection: seeded edited copies, found among all the photos by the copy descriptor + local verification.
   const tCopies = performance.now();
+  // Verification as visid copy-detect runs it (AKAZE, 1000 keypoints, the mirrored copy too, 6+ inliers), on each
+  // copy's 3 nearest photos by the descriptor: the defaults (10, plus 20 keypoint-voted references) are sized for
+  // galleries of thousands and would check every one of these 17 photos, at 3 × the time.
+  const minInliers = 6;
+  const verifyTop = 3;
+  const copyModelPath = await resolveModelName('copy');
+  const copyModel = await Embedder.load(copyModelPath, { threads: o.threads });
+  const inPackage = DEMO_COPIES.filter((c) => photos.some((p) => p.file === c.source));
+  log(`3. copies: ${inPackage.length} edited copies of ${inPackage.length} photos (seed ${DEMO_SEED}), each searched among all ${photos.length} photos: copy descriptor (${path.basename(copyModelPath, '.onnx')}, ${copyModel.dim}-d), its ${verifyTop} nearest verified by AKAZE keypoints + RANSAC (a match needs ${minInliers}+ inliers)\n`);
   const copies: Array<(typeof DEMO_COPIES)[number] & { id: string; ops: string[] }> = [];
   for (const [i, c] of DEMO_COPIES.entries()) {
-    if (!photos.some((p) => p.file === c.source)) continue;
+    if (!inPackage.includes(c)) continue;
     const pipeline = await AugmentPipeline.create(c.steps);
     const ops: string[] = [];
     const id = `copy-${i + 1}.jpg`;
     await writeJpeg(pipeline.applySeeded(await decodeRgb(at(c.source)), DEMO_SEED, i, 0, ops), path.join(dirs.copies, id));
     copies.push({ ...c, id, ops });
   }
-  const copyModelPath = await resolveModelName('copy');
-  const copyModel = await Embedder.load(copyModelPath, { threads: o.threads });
   const refsDir = path.join(dirs.galleries, 'copy');
   const refs: Dataset = { root: dirs.photos, source: dirs.photos, items: photos.map((p) => ({ id: p.file, path: at(p.file) })) };
   try {
@@ -139,13 +146,7 @@ export async function runPhotoDemo(o: PhotoDemoOptions): Promise<PhotoDemoResult
   } finally {
     await copyModel.close();
   }
-  // Verification as visid copy-detect runs it (AKAZE, 1000 keypoints, the mirrored copy too, 6+ inliers), on each
-  // copy's 3 nearest photos by the descriptor: the defaults (10, plus 20 keypoint-voted references) are sized for
-  // galleries of thousands and would check every one of these 17 photos, at 3 × the time.
-  const minInliers = 6;
-  const verifyTop = 3;
   const detected = await copyDetect({ refs: refsDir, queries: dirs.copies, k: 10, verify: { topK: verifyTop, minInliers }, threads: o.threads, quiet: true });
-  log(`3. copies: ${copies.length} edited copies of ${copies.length} photos, searched among all ${photos.length} photos: copy descriptor (${path.basename(copyModelPath, '.onnx')}, ${copyModel.dim}-d), its ${verifyTop} nearest verified by AKAZE keypoints + RANSAC (a match needs ${minInliers}+ inliers)\n`);
   const found: FoundCopy[] = [];
   for (const c of copies) {
     const ranked = detected.matches.filter((m) => m.query === c.id).sort((a, b) => b.score - a.score);
@@ -167,6 +168,7 @@ export async function runPhotoDemo(o: PhotoDemoOptions): Promise<PhotoDemoResult
   const photoModel = await Embedder.load(await resolveModelName('photo'), { threads: o.threads });
   const searchDir = path.join(dirs.galleries, 'photos');
   const indexed = photos.filter((p) => p !== query);
+  log(`4. photo search: ${query.file} (${nameOf(query.person)}) among the ${indexed.length} other photos with the photo model (${photoModel.card.name}, ${photoModel.dim}-d), top 5:\n`);
   let results: PhotoDemoResult['search']['results'];
   try {
     await indexDataset({ root: dirs.photos, source: dirs.photos, items: indexed.map((p) => ({ id: p.file, label: nameOf(p.person), path: at(p.file) })) }, photoModel, searchDir);
@@ -182,7 +184,6 @@ export async function runPhotoDemo(o: PhotoDemoOptions): Promise<PhotoDemoResult
   } finally {
     await photoModel.close();
   }
-  log(`4. photo search: ${query.file} (${nameOf(query.person)}) among the ${indexed.length} other photos with the photo model (${photoModel.card.name}, ${photoModel.dim}-d) -> top ${results.length}:\n`);
   results.forEach((r, i) => log(`     ${i + 1}. ${r.file.padEnd(10)} ${r.score.toFixed(4)}  (${nameOf(r.person)})\n`));
   const searchSeconds = seconds(tSearch);
 
