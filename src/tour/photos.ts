@@ -99,7 +99,7 @@ export async function runPhotoDemo(o: PhotoDemoOptions): Promise<PhotoDemoResult
   if (enrolled.skipped.length > 0 || !enrolled.gallery) throw new VisidError('E_INPUT', `demo photos not enrolled: ${enrolled.skipped.map((s) => s.reason).join('; ')}`);
   const enrolledPeople = new Set(enrol.map((p) => p.person));
   const toIdentify = photos.filter((p) => p.role === 'identify');
-  const identified = await identifyPhotos(enrolled.gallery, toIdentify.map((p) => at(p.file)), { k: 3 });
+  const identified = await identifyPhotos(enrolled.gallery, toIdentify.map((p) => at(p.file)), { k: 3, threads: o.threads });
   const faces: IdentifiedPhoto[] = [];
   for (const [i, p] of toIdentify.entries()) {
     const r = identified.photos[i]!;

@@ -108,12 +108,12 @@ export function faceGalleryConfig(gallery: Gallery, dir = gallery.dir): FaceGall
 export async function identifyPhotos(
   gallery: Gallery,
   photos: readonly string[],
-  /** `name`: how errors name the gallery (default its folder). */
-  o: { k?: number; threshold?: number; options?: FaceOptions; onDone?: (n: number) => void; name?: string } = {},
+  /** `name`: how errors name the gallery (default its folder); `threads`: onnxruntime threads of the face engine. */
+  o: { k?: number; threshold?: number; options?: FaceOptions; onDone?: (n: number) => void; name?: string; threads?: number } = {},
 ): Promise<{ threshold: number; recognizer: string; photos: Array<PhotoIdentities | Error> }> {
   const name = o.name ?? gallery.dir;
   const config = faceGalleryConfig(gallery, name);
-  const engine = await faceEngine(config.recognizer);
+  const engine = await faceEngine(config.recognizer, o.threads);
   if (gallery.model.id !== engine.modelId) throw new VisidError('E_GALLERY', `not a face gallery made with this face model (${gallery.model.id})`, { item: name });
   const threshold = o.threshold ?? config.threshold ?? engine.recognizer.threshold;
   const found = await facesOfPhotos(engine, photos, { ...o.options, ...viewOptions(config.views) }, o.onDone);
