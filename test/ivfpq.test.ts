@@ -160,16 +160,19 @@ test('IVF-PQ search = an independent top-k over centroid + decoded residual when
   }
   assert.equal(new Set(parts.ids).size, n, 'every row in exactly one list');
   const q = clustered(40, dim, 30, 11);
+  const overlap: number[] = [];
   for (const [threads, kernel] of [[1, true], [2, true], [1, false]] as const) {
     const got = await reopened.search(q, 10, { nprobe: 16, threads, kernel });
     for (let i = 0; i < 40; i++) {
       const want = bruteTop(q, i * dim, recon, dim, 10);
       const have = Array.from(got.indices.subarray(i * 10, i * 10 + 10));
       // Float sums in another order may swap near-ties: compare scores, and require most ids.
+      overlap.push(have.filter((r) => want.includes(r)).length);
       assert.ok(have.filter((r) => want.includes(r)).length >= 9, `query ${i} (${threads} threads, ${kernel ? 'wasm' : 'js'}): ${have} vs ${want}`);
       for (let j = 0; j < 10; j++) assert.ok(Math.abs(got.scores[i * 10 + j]! - dot(q, i * dim, recon, have[j]! * dim, dim)) < 1e-4);
     }
   }
+  t.diagnostic(`ids shared with the independent top-10: min ${Math.min(...overlap)}, ${overlap.filter((o) => o < 10).length} of ${overlap.length} queries below 10`);
   // 64 queries or more go through the scan threads: the same answers as one thread, and the WebAssembly kernel
   // the same as the JavaScript loop (same float32 tables; sums may differ in the last bit, so compare ids).
   const many = clustered(100, dim, 30, 12);
@@ -179,7 +182,9 @@ test('IVF-PQ search = an independent top-k over centroid + decoded residual when
   const js = await reopened.search(many, 5, { nprobe: 4, threads: 2, kernel: false });
   let same = 0;
   for (let i = 0; i < 500; i++) if (js.indices[i] === one.indices[i]) same++;
-  assert.ok(same >= 495, `kernel and JS agree on ${same} / 500`);
+  t.diagnostic(`kernel and JS agree on ${same} / 500 ids`);
+  // Where an id differs, it is a near-tie swapped: the score at every rank is the same to float precision.
+  for (let i = 0; i < 500; i++) assert.ok(Math.abs(js.scores[i]! - one.scores[i]!) < 1e-5, `rank ${i % 5} of query ${Math.floor(i / 5)}: JS ${js.indices[i]} (${js.scores[i]}) vs kernel ${one.indices[i]} (${one.scores[i]})`);
   // Concurrent searches share the kernel's scratch memory: they are queued, not interleaved.
   const [c1, c2] = await Promise.all([reopened.search(many, 5, { nprobe: 4 }), reopened.search(q, 5, { nprobe: 4 })]);
   assert.deepEqual(Array.from(c1.indices), Array.from(one.indices));
@@ -198,15 +203,17 @@ test('IVF-PQ in a gallery: RFlat recall ≥ 0.95; append codes the new rows; rem
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const dim = 32;
   const n = 6000;
-  const x = clustered(n, dim, 60, 20);
+  const x = clustered(n, dim, 120, 20);
   const g = await Gallery.create(path.join(dir, 'g'), { dim, model: { id: 'synthetic' } });
   await g.append(x, Array.from({ length: n }, (_, i) => ({ id: `v${i}` })));
-  await g.setIndex(parseIndexSpec('IVF32,PQ16,RFlat'), { kmeansIterations: 8 });
-  const q = clustered(100, dim, 60, 21);
+  // Seeded quantisers trained and searched on one thread: the recall below is a fixed figure, 0.994 at nprobe 8 and
+  // 32 (0.995 and 0.998 with other data seeds; the former 60-cluster set measured 0.969, under 2 % from the bound).
+  await g.setIndex(parseIndexSpec('IVF32,PQ16,RFlat'), { kmeansIterations: 8, seed: 1234, threads: 1 });
+  const q = clustered(100, dim, 120, 21);
   const exact = await GallerySearcher.create(g, { exact: true });
   const truth = (await exact.search(q, { k: 10 })).map((h) => h.map((x) => x.id));
   const recall = async (s: GallerySearcher, nprobe: number) => {
-    const got = await s.search(q, { k: 10, nprobe });
+    const got = await s.search(q, { k: 10, nprobe, threads: 1 });
     let hit = 0;
     got.forEach((h, i) => (hit += h.filter((x) => truth[i]!.includes(x.id)).length));
     return hit / (100 * 10);
@@ -214,12 +221,14 @@ test('IVF-PQ in a gallery: RFlat recall ≥ 0.95; append codes the new rows; rem
   const s = await GallerySearcher.create(g);
   assert.ok(s.ann instanceof IvfPqIndex);
   const r8 = await recall(s, 8);
+  const r32 = await recall(s, 32);
+  t.diagnostic(`recall@10 at nprobe 8: ${r8}, 32: ${r32}`);
   assert.ok(r8 >= 0.95, `recall@10 at nprobe 8: ${r8}`);
-  assert.ok((await recall(s, 32)) >= 0.95);
+  assert.ok(r32 >= 0.95, `recall@10 at nprobe 32: ${r32}`);
   await s.close();
   // Append: the new rows are coded into the existing lists (the quantisers are kept).
   const before = await fs.readFile(path.join(g.dir, 'ann.ivfpq'));
-  const extra = clustered(500, dim, 60, 22, 0.6);
+  const extra = clustered(500, dim, 120, 22, 0.6);
   await g.append(extra, Array.from({ length: 500 }, (_, i) => ({ id: `x${i}` })));
   const after = await fs.readFile(path.join(g.dir, 'ann.ivfpq'));
   assert.deepEqual(after.subarray(32, 32 + 32 * dim * 4), before.subarray(32, 32 + 32 * dim * 4), 'centroids unchanged by an append');
@@ -318,6 +327,7 @@ test('visid reindex --index IVF64,PQ16,RFlat + visid search --query-npy --nprobe
   const truth = ids(exact);
   let hit = 0;
   ids(approx).forEach((a, q) => (hit += a.filter((id) => truth[q]!.includes(id)).length));
+  t.diagnostic(`recall@10 ${hit / (nq * 10)}`);
   assert.ok(hit / (nq * 10) >= 0.95, `recall@10 ${hit / (nq * 10)}`);
   await assert.rejects(run('reindex', g, '--index', 'IVF9000,PQ8', '-q'), /needs at least 9000 rows/);
 });

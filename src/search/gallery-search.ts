@@ -126,7 +126,7 @@ export class GallerySearcher {
    */
   private async annSearch(queries: Float32Array, k: number, options: GallerySearchOptions): Promise<{ indices: Int32Array; scores: Float32Array }> {
     const ann = this.ann!;
-    if (ann instanceof IvfPqIndex) return ann.search(queries, k, { nprobe: options.nprobe, refineFactor: options.refineFactor, rows: this.gallery.rowSource() });
+    if (ann instanceof IvfPqIndex) return ann.search(queries, k, { nprobe: options.nprobe, refineFactor: options.refineFactor, threads: options.threads, rows: this.gallery.rowSource() });
     const spec = ann.spec;
     if (spec.kind !== 'hnsw' || spec.storage === 'f32') return ann.search(queries, k, options.ef, options.threads);
     const dim = this.gallery.dim;
