@@ -76,7 +76,8 @@ test('merging: hits by score; unique labels by their best hit with counts summed
 });
 
 test('a router over two shards answers what one server over the whole gallery answers', async (t) => {
-  const router = await buildRouter({ shards: parseShards(`${urls.a},${urls.b}`), shardTimeoutMs: 2000 });
+  // Shard timeouts here are generous (a loaded machine is slow): nothing in this test waits for one to fire.
+  const router = await buildRouter({ shards: parseShards(`${urls.a},${urls.b}`), shardTimeoutMs: 30_000 });
   t.after(() => router.close());
   const whole = servers[2]!;
   for (const body of [{ descriptor: query, k: 10 }, { descriptor: query, k: 5, uniqueLabels: true }]) {
@@ -97,8 +98,9 @@ test('a router over two shards answers what one server over the whole gallery an
 });
 
 test('a shard down: the other answers and the router says which did not; a replica takes over; a silent shard times out', async (t) => {
+  // A closed port refuses at once; the live shard gets a generous timeout (a loaded machine is slow).
   const dead = 'http://127.0.0.1:1';
-  const down = await buildRouter({ shards: parseShards(`${urls.a},${dead}`), shardTimeoutMs: 1000 });
+  const down = await buildRouter({ shards: parseShards(`${urls.a},${dead}`), shardTimeoutMs: 30_000 });
   t.after(() => down.close());
   const r = (await search(down, { descriptor: query, k: 10 })).json();
   assert.equal(r.complete, false);
@@ -106,19 +108,20 @@ test('a shard down: the other answers and the router says which did not; a repli
   assert.ok(r.results.every((h: { id: string }) => Number(h.id.slice(5)) % 2 === 0), 'only shard a answered');
   assert.equal((await down.inject({ url: '/health' })).json().status, 'degraded');
 
-  const replica = await buildRouter({ shards: parseShards(`${urls.a},${dead}|${urls.b}`), shardTimeoutMs: 1000 });
+  const replica = await buildRouter({ shards: parseShards(`${urls.a},${dead}|${urls.b}`), shardTimeoutMs: 30_000 });
   t.after(() => replica.close());
   const rr = (await search(replica, { descriptor: query, k: 10 })).json();
   assert.equal(rr.complete, true);
   assert.equal(rr.shards[1].url, urls.b);
 
-  const slow = await buildRouter({ shards: parseShards(`${urls.a},${silentUrl}`), shardTimeoutMs: 300 });
+  // A shard that never answers is given up after the shard timeout and named. Alone (a live shard beside it would
+  // have to answer within the same short timeout, which a loaded machine need not do): no shard answered, 503.
+  const slow = await buildRouter({ shards: parseShards(silentUrl), shardTimeoutMs: 300 });
   t.after(() => slow.close());
-  const t0 = Date.now();
-  const rs = (await search(slow, { descriptor: query, k: 10 })).json();
-  assert.ok(Date.now() - t0 < 3000);
-  assert.equal(rs.complete, false);
-  assert.match(rs.shards[1].error, /no answer within 300 ms/);
+  const rs = await search(slow, { descriptor: query, k: 10 });
+  assert.equal(rs.statusCode, 503);
+  assert.deepEqual(rs.json().shards.map((s: { ok: boolean }) => s.ok), [false]);
+  assert.match(rs.json().shards[0].error, /no answer within 300 ms/);
 
   const none = await buildRouter({ shards: parseShards(dead), shardTimeoutMs: 500 });
   t.after(() => none.close());
