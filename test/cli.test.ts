@@ -207,11 +207,11 @@ test('every benchmark script answers --help without running', async () => {
   const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench');
   const scripts = (await fs.readdir(benchDir)).filter((f) => f.endsWith('.js') && !['common.js', 'report-rss.js', 'resnet50.js'].includes(f));
   assert.ok(scripts.length >= 12, scripts.join(' '));
+  // A script that ran its benchmark instead would take minutes: the generous wait (60 s; --help takes well under
+  // 1 s) stops it, and its output would not be the usage text.
   for (const script of scripts) {
-    const started = Date.now();
-    const r = await promisify(execFile)(process.execPath, [path.join(benchDir, script), '--help'], { timeout: 20_000 });
+    const r = await promisify(execFile)(process.execPath, [path.join(benchDir, script), '--help'], { timeout: 60_000 });
     assert.match(r.stdout, /(Benchmark|usage)/i, script);
-    assert.ok(Date.now() - started < 15_000, `${script} --help took ${Date.now() - started} ms`);
   }
 });
 
@@ -239,6 +239,7 @@ test('visid demo runs the main job on the embedded default model', async (t) => 
   assert.match(res.stdout, /indexed 200 gallery images/);
   const metric = (name: string) => Number(new RegExp(`${name}\\s+([0-9.]+)`).exec(res.stdout)![1]);
   // The trained default finds the right clothing class for most real Fashion-MNIST test images (raw pixels: ~0.76).
+  t.diagnostic(`demo recall@1 ${metric('recall@1')}, map@5 ${metric('map@5')}`);
   assert.ok(metric('recall@1') >= 0.75, `recall@1 ${metric('recall@1')}`);
   assert.ok(metric('map@5') >= metric('recall@1'));
   const html = await fs.readFile(path.join(dir, 'demo', 'report.html'), 'utf8');
@@ -308,6 +309,7 @@ test('visid augment writes a grid of seeded samples; bad pipelines are refused b
   const raw = await sharp(out).removeAlpha().raw().toBuffer();
   let red = 0;
   for (let i = 0; i < raw.length; i += 3) if (raw[i] === 255 && raw[i + 1] === 0 && raw[i + 2] === 0) red++;
+  t.diagnostic(`red pixels ${red}`);
   assert.ok(red > 4 * 32 * 32 * (1 / 16) * 0.5, `red pixels: ${red}`);
   const again = path.join(dir, 'again.png');
   await visid(['augment', img, '--config', cfg, '--n', '4', '--tile', '32', '--out', again]);
@@ -326,9 +328,13 @@ test('Ctrl-C stops visid train cleanly and --resume finishes the run', async (t)
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  // Interrupt once the first epoch's checkpoint exists.
+  // Interrupt once the first epoch's checkpoint exists: two more epochs (measured ~2.6 s each on 2 idle cores, slower
+  // under load like the poll itself) remain, against a 100 ms poll. A child that ends first fails here, not by hanging.
   const ckpt = path.join(dir, 'run', 'checkpoints', 'epoch-0001.ckpt');
-  while (!(await fs.access(ckpt).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 100));
+  while (!(await fs.access(ckpt).then(() => true, () => false))) {
+    assert.equal(child.exitCode, null, `visid train ended before its first checkpoint: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   child.kill('SIGINT');
   const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
   assert.equal(code, 130, stderr);
