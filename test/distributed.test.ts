@@ -23,23 +23,31 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A Redis for the test: the CI one (VISID_REDIS_URL) or a private redis-server on a free port. */
+/**
+ * A Redis for the test: the CI one (VISID_REDIS_URL) or a private redis-server on a free port (its own database 0:
+ * nothing else uses it). The free port can be taken by another process before redis binds it: then redis exits and
+ * another port is tried. Redis is waited for generously (30 s: a loaded machine is slow).
+ */
 async function redis(t: { after: (fn: () => unknown) => void }): Promise<string> {
   if (process.env['VISID_REDIS_URL']) return process.env['VISID_REDIS_URL'];
   const which = spawnSync('sh', ['-c', 'command -v redis-server']);
   assert.equal(which.status, 0, 'redis-server is needed (apt-get install redis-server; .ci/run installs and starts it)');
-  const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  t.after(() => server.kill('SIGKILL'));
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const c = net.connect(port, '127.0.0.1', () => (c.end(), r(true)));
-      c.on('error', () => r(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    let exited = false;
+    server.on('exit', () => (exited = true));
+    t.after(() => server.kill('SIGKILL'));
+    for (let i = 0; i < 600 && !exited; i++) {
+      const ok = await new Promise<boolean>((r) => {
+        const c = net.connect(port, '127.0.0.1', () => (c.end(), r(true)));
+        c.on('error', () => r(false));
+      });
+      if (ok && !exited) return `redis://127.0.0.1:${port}`;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
-  return `redis://127.0.0.1:${port}/${Math.floor(Math.random() * 8) + 1}`;
+  throw new Error('redis-server did not start (5 ports tried, 30 s each)');
 }
 
 function startWorker(url: string, lines: string[]): ChildProcess {
@@ -67,28 +75,38 @@ test('visid index --queue with 3 workers, one killed mid-batch: every item commi
   const n = 48;
   for (let i = 0; i < n; i++) await writeSolid(path.join(dir, 'data', `c${i % 4}`, `${i}.png`), [(i * 37) % 256, (i * 91) % 256, (i * 13) % 256], 900, 700);
   const lines: string[] = [];
-  const workers = [startWorker(url, lines), startWorker(url, lines), startWorker(url, lines)];
+  const workers: ChildProcess[] = [];
   t.after(() => workers.forEach((w) => w.kill('SIGKILL')));
-  await new Promise<void>((resolve) => {
-    const check = setInterval(() => {
-      if (lines.filter((l) => l.includes('waiting for jobs')).length === 3) (clearInterval(check), resolve());
-    }, 50);
-  });
-  // Kill the first worker as soon as it starts a batch.
-  let killed = false;
+  const ready = (count: number) =>
+    new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (lines.filter((l) => l.includes('waiting for jobs')).length >= count) (clearInterval(check), resolve());
+      }, 50);
+    });
+  // The first worker is alone on the queue, so the first batch is its own (no race with the others for it); it is
+  // killed as soon as it starts that batch, and only then do the two others start: the killed batch can only be
+  // finished by one of them, once its lock has expired.
+  workers.push(startWorker(url, lines));
+  await ready(1);
   let killedJob = '';
-  workers[0]!.stderr!.on('data', (d) => {
-    const m = / job (\w+) start: /.exec(String(d));
-    if (!killed && m) {
-      killed = true;
-      killedJob = m[1]!;
-      workers[0]!.kill('SIGKILL');
-    }
+  const killed = new Promise<void>((resolve) => {
+    workers[0]!.stderr!.on('data', (d) => {
+      const m = / job (\w+) start: /.exec(String(d));
+      if (!killedJob && m) {
+        killedJob = m[1]!;
+        workers[0]!.kill('SIGKILL');
+        workers.push(startWorker(url, lines), startWorker(url, lines));
+        resolve();
+      }
+    });
   });
   const out = path.join(dir, 'g');
-  const r = await run(['index', path.join(dir, 'data'), '--model', model, '--out', out, '--queue', url, '--job-items', '4', '--shards', '2', '-q']);
+  const indexing = run(['index', path.join(dir, 'data'), '--model', model, '--out', out, '--queue', url, '--job-items', '4', '--shards', '2', '-q']);
+  const early = await Promise.race([killed.then(() => undefined), indexing]);
+  assert.equal(early, undefined, `visid index ended before any batch started: ${JSON.stringify(early)}`);
+  const r = await indexing;
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(killed, 'a worker was killed mid-batch');
+  assert.ok(killedJob, 'a worker was killed mid-batch');
   const ids = (await loadDataset(path.join(dir, 'data'))).items.map((it) => it.id);
   const perShard = [0, 1].map((s) => ids.filter((id) => shardOf(id, 2) === s).length);
   assert.match(r.stdout, new RegExp(`2 shards in .*: 48 queued in ${perShard.reduce((a, c) => a + Math.ceil(c / 4), 0)} jobs, 0 already there, 0 jobs failed`));
