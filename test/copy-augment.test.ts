@@ -59,17 +59,18 @@ test('Pixelize: every block is one flat colour, the mean of the source block', a
   }
 });
 
-test('PixelShuffle: the same multiset of pixels, and only about `factor` of them moved', async () => {
+test('PixelShuffle: the same multiset of pixels, and only about `factor` of them moved', async (t) => {
   const img = noise(30, 20, 5);
   const out = (await one({ op: 'PixelShuffle', factor: [0.2, 0.2] })).applySeeded(img, 4, 0);
   const triples = (m: RgbImage) => Array.from({ length: m.width * m.height }, (_, i) => m.data[3 * i]! * 65536 + m.data[3 * i + 1]! * 256 + m.data[3 * i + 2]!).sort((a, b) => a - b);
   assert.deepEqual(triples(out), triples(img));
   const moved = changedBox(img, out)!.count;
+  t.diagnostic(`moved ${moved} of 600`);
   assert.ok(moved > 0 && moved <= Math.round(0.2 * 600), `moved ${moved}`);
   assert.ok(moved >= 0.15 * 600, `a 20% shuffle of random pixels moves almost all picks, moved ${moved}`);
 });
 
-test('JpegQuality: a flat image survives, detail is lost more at low quality than at high', async () => {
+test('JpegQuality: a flat image survives, detail is lost more at low quality than at high', async (t) => {
   const flat = solid(32, 32, [90, 140, 200]);
   const q10 = await one({ op: 'JpegQuality', quality: [10, 10] });
   const q90 = await one({ op: 'JpegQuality', quality: [90, 90] });
@@ -83,6 +84,7 @@ test('JpegQuality: a flat image survives, detail is lost more at low quality tha
   const detail = noise(32, 32, 9);
   const e10 = meanAbs(q10.applySeeded(detail, 1, 0), detail);
   const e90 = meanAbs(q90.applySeeded(detail, 1, 0), detail);
+  t.diagnostic(`mean error at q10 ${e10}, q90 ${e90}`);
   assert.ok(e10 > e90 + 10, `error at q10 ${e10} vs q90 ${e90}`);
 });
 

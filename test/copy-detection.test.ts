@@ -115,6 +115,7 @@ test('perceptual hashes: DCT and dHash by hand; pHash survives re-encoding and b
     const ha = await perceptualHash(a, kind);
     const near = hammingDistance(ha, await perceptualHash(copy, kind));
     const far = hammingDistance(ha, await perceptualHash(other, kind));
+    t.diagnostic(`${kind}: copy ${near}, other ${far}`);
     assert.ok(near <= 6 && far >= 14, `${kind}: copy ${near}, other ${far}`);
   }
   const matches = matchHashes({ ids: ['q'], hashes: [await perceptualHash(copy)] }, { ids: ['a', 'o'], hashes: [await perceptualHash(a), await perceptualHash(other)] }, 2);

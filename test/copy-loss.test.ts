@@ -89,10 +89,12 @@ test('instance training: every image its own class; a head learns to find augmen
   const result = await run('fc-bn', { kind: 'fc-bn' }, { weights: { embedding: 0.2 } }, 12);
   const best = Math.max(...result.history.map((h) => h['recall@1']));
   if (process.env.VISID_DEBUG) console.log(result.history.map((h) => `${h.loss.toFixed(3)}/${h['recall@1'].toFixed(2)}`).join(' '));
+  t.diagnostic(`fc-bn R@1 ${result.untrained['recall@1']} → best ${best}; loss ${result.history[0]!.loss} → ${result.history.at(-1)!.loss}`);
   assert.ok(best > result.untrained['recall@1'] + 0.03, `R@1 ${result.untrained['recall@1']} → ${best}`);
   assert.ok(result.history.at(-1)!.loss < result.history[0]!.loss, 'loss did not fall');
   // The seed's projector head with all four terms trains and exports a 64-d descriptor model.
   const projector = await run('projector', { kind: 'projector', hiddenDim: 256, projectorDim: 512 }, {}, 3);
+  t.diagnostic(`projector loss ${projector.history.map((h) => h.loss.toFixed(4)).join(' → ')}`);
   assert.ok(projector.history.at(-1)!.loss < projector.history[0]!.loss, 'projector loss did not fall');
   const card = JSON.parse(await fs.readFile(projector.modelPath.replace(/\.onnx$/, '.json'), 'utf8')) as { outputDim: number; net: { kind: string } };
   assert.equal(card.outputDim, 64);

@@ -49,6 +49,7 @@ test('ORB + RANSAC: an edited copy keeps many inliers, another photo almost none
   assert.ok(fa.count > 100 && fa.descriptors.length === fa.count * 32 && fa.points.length === 2 * fa.count);
   const same = await verifiedMatches(fc, fa);
   const different = await verifiedMatches(fc, fb);
+  t.diagnostic(`ORB inliers: copy ${same}, other ${different}; keypoints ${fa.count}`);
   assert.ok(same >= 20, `copy ↔ original: ${same} inliers`);
   assert.ok((await verifiedMatches(fc, fa, { strict: false })) >= same, 'the strict checks only remove matches');
   assert.ok(different < 12, `copy ↔ another photo: ${different} inliers`);
@@ -74,6 +75,7 @@ test('AKAZE features: 61-byte descriptors, capped at the strongest n; a blurred,
   assert.equal(capped.count, 40, 'capped at the 40 strongest');
   const same = await verifiedMatches(fc, fa);
   const different = await verifiedMatches(fc, fb);
+  t.diagnostic(`AKAZE inliers: copy ${same}, other ${different}; keypoints ${fa.count}`);
   assert.ok(same >= 20, `blurred copy ↔ original: ${same} inliers`);
   assert.ok(different < 12, `blurred copy ↔ another photo: ${different} inliers`);
   // A homography no copy has (everything squashed onto a line) is refused when strict: the copy's points matched
@@ -93,6 +95,7 @@ test('AKAZE features: 61-byte descriptors, capped at the strongest n; a blurred,
   const doubled = KeypointVoteIndex.build([twice, fb], ['a', 'b'], { threads: 1 });
   const votes = doubled.search(fa, 2);
   assert.equal(votes[0]!.id, 'a');
+  t.diagnostic(`twin votes ${votes[0]!.votes} of ${fa.count}`);
   assert.ok(votes[0]!.votes > 0.5 * fa.count, `${votes[0]!.votes} of ${fa.count} keypoints vote for their own twin-coded reference`);
 });
 
@@ -123,6 +126,7 @@ test('verifyMatches lifts the true reference (a mirrored, cropped copy) above a 
   assert.ok(byRef['a']! > byRef['b']!, `true reference ${byRef['a']} above the distractor ${byRef['b']}`);
   assert.equal(byRef['b'], 0.9, 'the distractor gains nothing');
   const inliers = Object.fromEntries(v.matches.map((m) => [m.reference, m.inliers]));
+  t.diagnostic(`inliers ${JSON.stringify(inliers)}`);
   assert.ok(inliers['a']! >= 12 && inliers['b']! < 6 && inliers['c'] === undefined, JSON.stringify(inliers));
   // The matches file keeps the inlier counts (empty where nothing was verified) and reads them back.
   const csv = path.join(dir, 'm.csv');

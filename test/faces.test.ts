@@ -58,6 +58,7 @@ test('detection: all faces with boxes and scores, in EXIF-oriented coordinates',
     assert.ok(f.five[0]![0] < f.five[1]![0] && f.five[0]![1] < f.five[3]![1]);
   }
   const [many] = (await s.detect([await decodeRgb(path.join(DEEPFACE, 'selfie-many-people.jpg'))])) as [Awaited<ReturnType<FaceEngine['detect']>>[number]];
+  t.diagnostic(`couple scores ${couple.map((f) => f.score.toFixed(3))}, selfie ${many.length} faces`);
   assert.ok(many.length >= 4, `selfie: ${many.length} faces`);
   assert.ok(many.every((f, i) => i === 0 || many[i - 1]!.score >= f.score), 'best score first');
 
@@ -71,7 +72,7 @@ test('detection: all faces with boxes and scores, in EXIF-oriented coordinates',
   assert.ok(viaExif[0]!.five[0]![1] < viaExif[0]!.five[3]![1], 'eyes above mouth: the face is upright');
 });
 
-test('verification on real pairs: same people score above the threshold, different people below', { skip: SKIP }, async () => {
+test('verification on real pairs: same people score above the threshold, different people below', { skip: SKIP }, async (t) => {
   const s = await system();
   const groups = await identities();
   for (const g of groups.slice(0, 3)) {
@@ -157,6 +158,7 @@ test('visid face enroll / identify / eval-lfw end to end on real photos', { skip
   // Every matched pair is closer than every mismatched one; with one pair of each per fold the chosen
   // threshold (the first that separates the training fold) may still miss a test pair, so accuracy is ≥ 0.5.
   assert.equal(report.auc, 1);
+  t.diagnostic(`eval-lfw accuracy ${report.accuracy}`);
   assert.ok(report.accuracy >= 0.5 && report.photosWithoutFace.length === 0);
   assert.match(await fs.readFile(path.join(dir, 'roc.svg'), 'utf8'), /^<svg/);
 });

@@ -168,6 +168,7 @@ test('data-parallel replicas: 2 workers give what 1 gives when nothing depends o
   const one = await train(validateConfig({ ...base, out: path.join(dir, 'w1') }, 'test'), { quiet: true });
   const two = await train(validateConfig({ ...base, workers: 2, out: path.join(dir, 'w2') }, 'test'), { quiet: true });
   const twoAgain = await train(validateConfig({ ...base, workers: 2, out: path.join(dir, 'w2b') }, 'test'), { quiet: true });
+  t.diagnostic(`losses: 1 worker ${one.history.map((h) => h.loss)}, 2 workers ${two.history.map((h) => h.loss)}`);
   assertClose(two.history.map((h) => h.loss), one.history.map((h) => h.loss), 1e-4, 'losses, 2 workers vs 1');
   assert.deepEqual(twoAgain.history.map((h) => h.loss), two.history.map((h) => h.loss));
 });

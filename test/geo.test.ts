@@ -188,7 +188,7 @@ test('CosPlace classes and groups: M-metre cells × α° sectors; classes of one
   assert.throws(() => cosplaceClasses([{ utmEast: 1 }]), /needs UTM coordinates/);
 });
 
-test('CosPlace head training on features separates places; with a target domain the GRL model trains too', async () => {
+test('CosPlace head training on features separates places; with a target domain the GRL model trains too', async (t) => {
   await initTf('wasm');
   // 8 places on a 20 m grid (2 groups with N = 2 along east), 6 noisy views each; a 16-d feature whose first 8 dims
   // carry the place weakly, the rest noise.
@@ -221,6 +221,7 @@ test('CosPlace head training on features separates places; with a target domain 
   const before = nnAccuracy(undefined);
   const { net, history } = await trainCosPlaceHead(features, classes, { dim: 16, epochs: 30, lr: 0.01, seed: 2 });
   const after = nnAccuracy(net);
+  t.diagnostic(`place accuracy ${before} → ${after}; loss ${history[0]!.loss} → ${history.at(-1)!.loss}`);
   assert.ok(after > before, `nearest-neighbour place accuracy ${before} → ${after}`);
   assert.ok(history.at(-1)!.loss < history[0]!.loss);
   const target = { vectors: Float32Array.from({ length: 10 * 16 }, () => random()), count: 10 };

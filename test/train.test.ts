@@ -42,7 +42,7 @@ test('seed 004 eq. (3) and the cosine schedules, by hand', () => {
   assert.deepEqual(snapshotEpochs({ kind: 'cosine-restarts', cycles: 3 }, 12), [3, 7, 11]);
 });
 
-test('samplers: PK composition, class balance, determinism per epoch', () => {
+test('samplers: PK composition, class balance, determinism per epoch', (t) => {
   const labels = Int32Array.from({ length: 60 }, (_, i) => i % 6);
   const pk = new PKSampler(labels, 3, 4, 7);
   const batches = pk.epoch(0);
@@ -63,6 +63,7 @@ test('samplers: PK composition, class balance, determinism per epoch', () => {
   const skewed = Int32Array.from({ length: 200 }, (_, i) => (i < 190 ? 0 : 1));
   const drawn = new ClassBalancedSampler(skewed, 50, 3).epoch(0).flat();
   const rare = drawn.filter((i) => skewed[i] === 1).length / drawn.length;
+  t.diagnostic(`rare class drawn ${rare}`);
   assert.ok(rare > 0.4 && rare < 0.6, `rare class drawn ${rare}`);
 });
 

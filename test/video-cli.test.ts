@@ -33,6 +33,7 @@ test('visid video demo → search → eval → index resume → fuse on real pho
   const lrap = Number(/LRAP\s+([\d.]+) over (\d+) frames/.exec(demo.stdout)?.[1]);
   // 8 clips × 3 shots × 2 s at 10 fps = 480 frames; a trained classifier ranks clips far better than chance.
   assert.match(demo.stdout, /LRAP\s+[\d.]+ over 480 frames/);
+  t.diagnostic(`video demo LRAP ${lrap}, mAP ${map}`);
   assert.ok(lrap > 0.8, `LRAP ${lrap}`);
   assert.ok(map > 0.6, `mAP ${map}`);
   const index = path.join(out, 'index');
