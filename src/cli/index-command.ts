@@ -125,7 +125,8 @@ export function indexCommand(): Command {
           progress = createProgress({ label: 'index', total: todo, unit: 'img', quiet: o.quiet });
         },
         onProgress: (n) => progress.tick(n),
-        onSkip: (item, err) => bad.push(err instanceof VisidError && err.item ? err.message : `${item.id}: ${err.message}`),
+        // The item's id names it; the error's own copy of the path is left out.
+        onSkip: (item, err) => bad.push(`${item.id}: ${err instanceof VisidError && err.item && err.message.startsWith(`${err.item}: `) ? err.message.slice(err.item.length + 2) : err.message}`),
       });
       progress.done();
       await applyIndex();
