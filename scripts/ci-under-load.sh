@@ -10,6 +10,7 @@ runs=${1:-5}
 repo=$(pwd)
 parent=$(dirname "$repo")
 LOG_DIR=${LOG_DIR:-$(mktemp -d /tmp/visid-ci-load-XXXX)}
+mkdir -p "$LOG_DIR"
 [ -f dist/bench/search.js ] || { echo "run npm run build first (the load is dist/bench/search.js)" >&2; exit 2; }
 # The load: exact top-10 over 100k x 512 vectors, again and again (faiss is not installed for it: --no-install).
 ( while :; do node dist/bench/search.js --runs 1 --no-install >/dev/null 2>&1; done ) &
