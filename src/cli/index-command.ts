@@ -126,7 +126,7 @@ export function indexCommand(): Command {
         },
         onProgress: (n) => progress.tick(n),
         // The item's id names it; the error's own copy of the path is left out.
-        onSkip: (item, err) => bad.push(`${item.id}: ${err instanceof VisidError && err.item && err.message.startsWith(`${err.item}: `) ? err.message.slice(err.item.length + 2) : err.message}`),
+        onSkip: (item, err) => bad.push(`${item.id}: ${err instanceof VisidError ? err.reason : err.message}`),
       });
       progress.done();
       await applyIndex();

@@ -19,12 +19,15 @@ export type VisidErrorCode =
 export class VisidError extends Error {
   readonly code: VisidErrorCode;
   readonly item?: string;
+  /** The message without the item in front, for a caller that names the item its own way. */
+  readonly reason: string;
 
   constructor(code: VisidErrorCode, message: string, options: { item?: string; cause?: unknown } = {}) {
     super(options.item ? `${options.item}: ${message}` : message, { cause: options.cause });
     this.name = 'VisidError';
     this.code = code;
     this.item = options.item;
+    this.reason = message;
   }
 }
 
