@@ -16,11 +16,14 @@ mkdir -p "$LOG_DIR"
 ( while :; do node dist/bench/search.js --runs 1 --no-install >/dev/null 2>&1; done ) &
 load=$!
 trap 'kill $load 2>/dev/null; pkill -P $load 2>/dev/null' EXIT
+# Every run tests the commit main is at now, even if main moves on meanwhile.
+rev=$(git rev-parse main)
+echo "testing main at $rev" | tee -a "$LOG_DIR/summary.txt"
 failed=0
 for i in $(seq 1 "$runs"); do
   clone="$parent/ci-load-$i"
   rm -rf "$clone"
-  git clone -q --branch main "$repo" "$clone"
+  git clone -q --branch main "$repo" "$clone" && git -C "$clone" checkout -q --detach "$rev"
   start=$(date +%s)
   (cd "$clone" && CI=true bash .ci/run </dev/null >"$LOG_DIR/run-$i.log" 2>&1)
   rc=$?

@@ -215,6 +215,30 @@ test('every benchmark script answers --help without running', async () => {
   }
 });
 
+test('a command loads only its own modules; unknown names and visid --help get every command', async () => {
+  const { buildProgram } = await import('../src/cli/main.js');
+  const all = (await buildProgram()).commands.map((c) => c.name());
+  assert.deepEqual(all.slice(0, 4), ['demo', 'index', 'search', 'eval']);
+  assert.equal(all.length, 19);
+  assert.deepEqual((await buildProgram('index')).commands.map((c) => c.name()), ['index']);
+  assert.deepEqual((await buildProgram('eval')).commands[0]!.commands.map((c) => c.name()), ['copy']);
+  assert.deepEqual((await buildProgram('nope')).commands.map((c) => c.name()), all);
+  // `visid index` starts without TensorFlow.js, Fastify or ioredis (BullMQ's client); the whole program loads the
+  // first two, so the check can fail. They are CommonJS, so a fresh process's require cache lists what was loaded.
+  const loaded = async (name?: string) => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', `
+      const { buildProgram } = await import(${JSON.stringify(new URL('../src/cli/main.js', import.meta.url).href)});
+      await buildProgram(${JSON.stringify(name)});
+      const { createRequire } = await import('node:module');
+      const keys = Object.keys(createRequire(import.meta.url).cache);
+      console.log(JSON.stringify(['@tensorflow/tfjs-core', 'fastify', 'ioredis'].filter((n) => keys.some((k) => k.includes('/node_modules/' + n + '/')))));
+    `]);
+    return JSON.parse(stdout) as string[];
+  };
+  assert.deepEqual(await loaded('index'), []);
+  assert.deepEqual(await loaded(), ['@tensorflow/tfjs-core', 'fastify']);
+});
+
 test('every command has --help', async () => {
   const top = await visid(['--help']);
   for (const cmd of ['demo', 'index', 'search', 'eval', 'export', 'import', 'info', 'remove', 'compact', 'models', 'face', 'serve', 'train', 'augment', 'recipe']) {

@@ -5,8 +5,9 @@
 // so nothing is lost and nothing is added twice.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+// BullMQ and ioredis are loaded when a queue is used (they cost `visid index` 0.7 s of start-up otherwise).
+import type { Job } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
 import { VisidError } from '../util/errors.js';
 import type { Dataset, Item } from '../data/item.js';
 import { Gallery } from '../index/gallery.js';
@@ -45,7 +46,8 @@ export function redisOptions(url: string): RedisOptions {
 }
 
 /** A Redis connection for BullMQ (in ESM it takes a client, not options). */
-function connect(url: string): Redis {
+async function connect(url: string): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   return new Redis(redisOptions(url));
 }
 
@@ -105,8 +107,9 @@ export async function enqueueIndexing(dataset: Dataset, embedder: Embedder, out:
   }
   const options_ = options.onResume;
   options_?.(already, perShard.reduce((a, b) => a + b.length, 0));
-  const queueConnection = connect(options.queue);
-  const eventsConnection = connect(options.queue);
+  const { Queue, QueueEvents } = await import('bullmq');
+  const queueConnection = await connect(options.queue);
+  const eventsConnection = await connect(options.queue);
   const queue = new Queue<IndexJob>(INDEX_QUEUE, { connection: queueConnection });
   const events = new QueueEvents(INDEX_QUEUE, { connection: eventsConnection });
   const failed: EnqueueSummary['failed'] = [];
@@ -174,7 +177,8 @@ export interface WorkerOptions {
 /** A worker processing index jobs until closed. */
 export async function startIndexWorker(options: WorkerOptions): Promise<{ close: () => Promise<void> }> {
   const embedders = new Map<string, Promise<Embedder>>();
-  const connection = connect(options.queue);
+  const { Worker } = await import('bullmq');
+  const connection = await connect(options.queue);
   const worker = new Worker<IndexJob>(
     INDEX_QUEUE,
     async (job) => {
